@@ -1,0 +1,61 @@
+// One flat ESLint config for the repository. Type-aware rules come from
+// typescript-eslint's recommendedTypeChecked; the layer graph of DESIGN.md §2
+// is enforced with no-restricted-imports per package.
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+import nodePlugin from 'eslint-plugin-n';
+import prettier from 'eslint-config-prettier';
+
+const S = '@iscsi-target';
+const all = ['icl-core', 'icl-soft', 'icl-offload-kpi', 'ctl-core', 'ctl-block', 'ctl-frontend-iscsi'];
+/** package → packages of this repository it may import */
+const allowed = {
+  'icl-core': [],
+  'ctl-core': [],
+  'icl-offload-kpi': ['icl-core', 'icl-core/kpi'],
+  'icl-soft': ['icl-core/kpi', 'icl-offload-kpi'],
+  'ctl-block': ['ctl-core'],
+  'ctl-frontend-iscsi': ['ctl-core', 'icl-core'],
+};
+const osModules = ['node:net', 'node:fs', 'node:fs/promises', 'net', 'fs', 'fs/promises', 'node:dgram', 'node:child_process'];
+
+function layerRule(pkg) {
+  const ok = new Set(allowed[pkg]);
+  const forbidden = [];
+  for (const p of all) {
+    if (!ok.has(p)) forbidden.push(`${S}/${p}`);
+    if (!ok.has(`${p}/kpi`) && p === 'icl-core') forbidden.push(`${S}/icl-core/kpi`);
+  }
+  if (pkg === 'ctl-frontend-iscsi') forbidden.push(`${S}/icl-core/kpi`);
+  const paths = forbidden.filter((f) => !(f === `${S}/icl-core` && ok.has('icl-core/kpi') && false)).map((name) => ({
+    name,
+    message: `DESIGN.md §2: ${pkg} may not import ${name}`,
+  }));
+  if (pkg === 'icl-core' || pkg === 'ctl-core') {
+    for (const name of osModules) paths.push({ name, message: `DESIGN.md §2: ${pkg} never touches the OS` });
+  }
+  return {
+    files: [`packages/${pkg}/src/**/*.ts`],
+    rules: { 'no-restricted-imports': ['error', { paths, patterns: [{ group: [`${S}/*/src/*`, `${S}/*/dist/*`], message: 'import packages through their exports' }] }] },
+  };
+}
+
+export default tseslint.config(
+  { ignores: ['**/dist/**', '**/node_modules/**', '.tools/**', '**/*.js', '**/*.mjs', '**/*.cjs', 'vitest.config.ts'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    plugins: { n: nodePlugin },
+    linterOptions: { reportUnusedDisableDirectives: 'error' },
+    rules: {
+      '@typescript-eslint/switch-exhaustiveness-check': 'error',
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/consistent-type-imports': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      'n/prefer-node-protocol': 'error',
+    },
+  },
+  ...Object.keys(allowed).map(layerRule),
+  prettier,
+);

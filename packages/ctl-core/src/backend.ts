@@ -1,0 +1,88 @@
+/**
+ * The backend API of CTL (FreeBSD `ctl_backend.h`): what a storage backend
+ * supplies for each LUN, and the services CTL offers it.
+ *
+ * CTL decodes READ/WRITE/SYNCHRONIZE CACHE/... CDBs (LBA, length, FUA) and
+ * checks them against the LUN's capacity before calling the backend with a
+ * `BlockRequest`. The backend then:
+ * - for a read: fills buffers, sets `io.kernSgList`, `kernDataLen`,
+ *   `kernRelOffset`, `dataDirection = In`, optionally `kernDataRef`/
+ *   `kernDataArg`, `beMoveDone`, marks success with `ctl.setSuccess(io)`
+ *   *before* the last piece when it knows the read succeeded (so the frontend
+ *   can send status in the final Data-In), and calls `ctl.datamove(io)`; in
+ *   `beMoveDone` it continues with the next piece or calls
+ *   `ctl.dataSubmitDone(io)`;
+ * - for a write: sets `dataDirection = Out`, `kernDataLen`, `kernRelOffset`,
+ *   `dataOutMode` (and buffers in `kernSgList` for `Copy`), `beMoveDone`, and
+ *   calls `ctl.datamove(io)`; in `beMoveDone`, if `io.portStatus !== 0` or
+ *   `io.aborted`, it must not write anything and completes with
+ *   `ctl.dataSubmitDone(io)`; otherwise it writes `io.kernSgList`;
+ * - for other requests: does the work and calls `ctl.dataSubmitDone(io)`.
+ * Errors: `ctl.setSense(io, ...)` (or a helper such as `ctl.setMediumError`)
+ * before `dataSubmitDone`. Large commands are processed in bounded pieces.
+ */
+import type { ScsiIo } from './io.js';
+
+/** A decoded block command handed to a backend. */
+export type BlockRequest =
+  | { op: 'read'; lba: number; blocks: number }
+  | { op: 'write'; lba: number; blocks: number; fua: boolean }
+  | { op: 'verify'; lba: number; blocks: number; bytchk: boolean }
+  | { op: 'flush'; lba: number; blocks: number; immed: boolean };
+
+/** What CTL offers a backend (passed to every call). */
+export interface CtlBackendServices {
+  /** Starts moving the current piece; `io.beMoveDone` is called after. */
+  datamove(io: ScsiIo): void;
+  /** The backend finished the command (success or sense already set). */
+  dataSubmitDone(io: ScsiIo): void;
+  setSuccess(io: ScsiIo): void;
+  /** CHECK CONDITION with sense key / ASC / ASCQ. */
+  setSense(io: ScsiIo, senseKey: number, asc: number, ascq: number): void;
+  /** MEDIUM ERROR, UNRECOVERED READ ERROR or WRITE ERROR. */
+  setMediumError(io: ScsiIo, read: boolean): void;
+  /** HARDWARE ERROR / INTERNAL TARGET FAILURE. */
+  setInternalFailure(io: ScsiIo): void;
+  /** DATA PROTECT / WRITE PROTECTED. */
+  setWriteProtected(io: ScsiIo): void;
+  /** NOT READY / SPACE ALLOCATION FAILED (thin provisioning: ENOSPC). */
+  setSpaceAllocationFailed(io: ScsiIo): void;
+}
+
+/** Static description of a LUN, supplied by the backend (FreeBSD `ctl_be_lun`). */
+export interface BackendLunInfo {
+  /** Logical block size in bytes (512, 4096, ...). */
+  readonly blockSize: number;
+  /** Number of logical blocks (capacity); may change on resize. */
+  readonly numBlocks: number;
+  /** log2(physical block size / logical block size). */
+  readonly physicalBlockExponent: number;
+  /** T10 vendor (8 chars), product (16), revision (4), space padded by CTL. */
+  readonly vendor: string;
+  readonly product: string;
+  readonly revision: string;
+  /** Unit serial number (VPD 0x80), printable ASCII. */
+  readonly serialNumber: string;
+  /** Device identification string for VPD 0x83 (T10 vendor id descriptor). */
+  readonly deviceId: string;
+  /** NAA IEEE Registered identifier, 8 bytes, for VPD 0x83. */
+  readonly naa: Buffer;
+  readonly readOnly: boolean;
+  /** Whether the backend has a volatile write cache (WCE in the caching page). */
+  readonly writeCache: boolean;
+  /** Thin provisioned (LBPME). UNMAP support is a later issue. */
+  readonly thinProvisioned: boolean;
+  /** Rotation rate for VPD 0xB1: 1 = non-rotating, 0 = not reported. */
+  readonly rotationRate: number;
+  /** Largest transfer the backend prefers per command, in blocks (VPD 0xB0); 0 = no limit. */
+  readonly maxTransferBlocks: number;
+  readonly optimalTransferBlocks: number;
+}
+
+/** A LUN as a backend implements it. */
+export interface BackendLun extends BackendLunInfo {
+  /** Executes a decoded block command. */
+  submit(io: ScsiIo, request: BlockRequest, ctl: CtlBackendServices): void;
+  /** Called once when CTL removed the LUN and all its I/O drained. */
+  shutdown(): Promise<void>;
+}
