@@ -26,7 +26,7 @@
  * Freeing a PDU that was never queued (`pduFree`) releases its borrowed
  * references.
  */
-import { CopyCounters, iclCopyCounters } from './counters.js';
+import { type CopyCounters, iclCopyCounters } from './counters.js';
 import type { NicConn } from './nic.js';
 import { bhsDataSegmentLength, Pdu, type BufRef } from './pdu.js';
 
