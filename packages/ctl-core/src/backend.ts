@@ -45,7 +45,7 @@ export interface CtlBackendServices {
   setInternalFailure(io: ScsiIo): void;
   /** DATA PROTECT / WRITE PROTECTED. */
   setWriteProtected(io: ScsiIo): void;
-  /** NOT READY / SPACE ALLOCATION FAILED (thin provisioning: ENOSPC). */
+  /** DATA PROTECT / SPACE ALLOCATION FAILED WRITE PROTECT, 27h/07h (thin provisioning: ENOSPC). */
   setSpaceAllocationFailed(io: ScsiIo): void;
 }
 

@@ -1,0 +1,712 @@
+/**
+ * The CTL core (FreeBSD `ctl.c`): LUNs, ports and initiators; the life of a
+ * SCSI command from `run` (precheck: LUN mapping, unit attentions, CDB
+ * validation, write protection, ordering on the LUN's OOA list) through its
+ * handler or the backend to `port.done`; the datamove plumbing between
+ * backend and frontend; task management and I_T nexus loss.
+ *
+ * Does NOT touch the OS, move READ/WRITE payload (backends and frontends
+ * do), or implement reservations, ALUA/HA, or log pages. Single-threaded:
+ * every call runs on the event loop; `port.datamove`/`port.done` and
+ * backend `submit` are always called from a later microtask, never inside
+ * the caller's `run`, `datamove` or `datamoveDone`.
+ *
+ * Buffer ownership: CTL-generated data (INQUIRY, MODE SENSE, sense...) is a
+ * fresh Buffer owned by the I/O once sent; READ/WRITE buffers belong to the
+ * backend (see io.ts / backend.ts). CTL copies no payload, so its copy
+ * counters stay at zero on the READ/WRITE paths.
+ */
+import type { BackendLun, BlockRequest, CtlBackendServices } from './backend.js';
+import { checkCondition, setGood, useDescriptorSense, type CommandHost } from './command.js';
+import { CmdFlag, lookupCommand, validateCdb } from './cmd-table.js';
+import { ctlCopyCounters, type CtlCopyCounters } from './counters.js';
+import { CtlError, CtlErrorCode } from './errors.js';
+import type { CtlFrontendServices, CtlPort } from './frontend.js';
+import {
+  DataDirection,
+  DataOutMode,
+  IoStatus,
+  ScsiStatus,
+  TagType,
+  TaskAction,
+  TaskStatus,
+  type CtlIo,
+  type ScsiIo,
+  type TaskIo,
+} from './io.js';
+import { IoPhase, IoState, ioState, type TmfWait } from './io-state.js';
+import { CtlLun } from './lun.js';
+import { resolveCtlOptions, type CtlOptions, type ResolvedCtlOptions } from './options.js';
+import { MAX_FLAT_LUN } from './report-luns.js';
+import { Asc, SenseKey } from './scsi-proto.js';
+import { Blockage } from './ser-table.js';
+import { setSense, type SenseOptions } from './sense.js';
+import { UaFlag, uaAscAscq } from './unit-attention.js';
+
+export type { CtlOptions } from './options.js';
+
+/**
+ * `portStatus` CTL sets when a backend asks to move data for an aborted
+ * command: the frontend is not called and `beMoveDone` follows at once
+ * (FreeBSD uses the same value).
+ */
+export const PORT_STATUS_ABORTED = 31337;
+
+/** A LUN as `Ctl.luns()` lists it. */
+export interface CtlLunEntry {
+  readonly lunId: number;
+  readonly backend: BackendLun;
+  /** Commands on the LUN's OOA list. */
+  readonly outstanding: number;
+}
+
+interface InitiatorEntry {
+  readonly index: number;
+  readonly name: string;
+  readonly targetPort: number;
+  /** Sessions currently using the index (`addInitiator` minus `removeInitiator`). */
+  inUse: number;
+  /** Logical clock of the last add/remove, for LRU eviction. */
+  lastUse: number;
+}
+
+interface PortEntry {
+  readonly port: CtlPort;
+  readonly targetPort: number;
+  /** initiator name → entry */
+  readonly initiators: Map<string, InitiatorEntry>;
+}
+
+export class Ctl implements CtlFrontendServices, CtlBackendServices {
+  readonly counters: CtlCopyCounters;
+  readonly options: ResolvedCtlOptions;
+  readonly #ports = new Map<number, PortEntry>();
+  readonly #initiators = new Map<number, InitiatorEntry>();
+  #nextInitiator = 0;
+  #clock = 0;
+  readonly #luns = new Map<number, CtlLun>();
+  /** LUNs removed but still draining. */
+  readonly #removing = new Set<CtlLun>();
+  /** Commands running without a LUN (INQUIRY etc. to a LUN that does not exist). */
+  readonly #lunless = new Set<IoState>();
+  readonly #host: CommandHost;
+
+  constructor(options: CtlOptions = {}) {
+    this.counters = options.counters ?? ctlCopyCounters;
+    this.options = resolveCtlOptions(options);
+    this.#host = {
+      options: this.options,
+      complete: (state) => this.#finish(state),
+      sendData: (state, data, allocationLength) => this.#sendData(state, data, allocationLength),
+      receiveData: (state, length, onData) => this.#receiveData(state, length, onData),
+      submit: (state, request) => this.#submit(state, request),
+      visibleLuns: (state) => this.#visibleLuns(state.port),
+      lunInventoryReported: (initiatorIndex) => {
+        for (const lun of this.#luns.values()) lun.clearUa(initiatorIndex, UaFlag.LunInventoryChanged);
+      },
+      modeParametersChanged: (lun, byInitiator) => lun.establishUaAll(UaFlag.ModeParametersChanged, byInitiator),
+      relativeTargetPort: (state) => state.targetPort + 1,
+    };
+  }
+
+  // ---------------------------------------------------------------- LUNs
+
+  /**
+   * Adds a LUN backed by `be` with the given CTL LUN id (or the lowest free
+   * one). Every initiator gets POWER ON on its first command to it, and
+   * REPORTED LUNS DATA HAS CHANGED on the other LUNs. Returns the id.
+   */
+  addLun(be: BackendLun, lunId?: number): number {
+    validateBackend(be);
+    let id = lunId;
+    if (id === undefined) {
+      id = 0;
+      while (this.#luns.has(id)) id++;
+    }
+    if (!Number.isInteger(id) || id < 0 || id > this.options.maxLunId) {
+      throw new CtlError(CtlErrorCode.InvalidLunId, `LUN id ${id} outside 0..${this.options.maxLunId}`);
+    }
+    if (this.#luns.has(id)) throw new CtlError(CtlErrorCode.LunExists, `LUN ${id} already exists`);
+    for (const other of this.#luns.values()) other.establishUaAll(UaFlag.LunInventoryChanged);
+    this.#luns.set(id, new CtlLun(id, be, this.options.descriptorSense));
+    return id;
+  }
+
+  /**
+   * Removes a LUN: new commands to it fail with LOGICAL UNIT NOT SUPPORTED at
+   * once; outstanding ones run to completion; then `be.shutdown()` is called
+   * and awaited. Other LUNs raise REPORTED LUNS DATA HAS CHANGED.
+   */
+  async removeLun(lunId: number): Promise<void> {
+    const lun = this.#luns.get(lunId);
+    if (!lun) throw new CtlError(CtlErrorCode.NoSuchLun, `no LUN ${lunId}`);
+    lun.removing = true;
+    this.#luns.delete(lunId);
+    this.#removing.add(lun);
+    for (const other of this.#luns.values()) other.establishUaAll(UaFlag.LunInventoryChanged);
+    try {
+      await lun.whenIdle();
+    } finally {
+      this.#removing.delete(lun);
+    }
+    await lun.be.shutdown();
+  }
+
+  /** The backend changed the LUN's capacity: CAPACITY DATA HAS CHANGED for everyone (SBC-3 READ CAPACITY). */
+  lunCapacityChanged(lunId: number): void {
+    const lun = this.#luns.get(lunId);
+    if (!lun) throw new CtlError(CtlErrorCode.NoSuchLun, `no LUN ${lunId}`);
+    lun.establishUaAll(UaFlag.CapacityChanged);
+  }
+
+  /** The LUNs, by ascending id (LUNs being removed are not listed). */
+  luns(): CtlLunEntry[] {
+    return [...this.#luns.values()]
+      .sort((a, b) => a.id - b.id)
+      .map((lun) => ({ lunId: lun.id, backend: lun.be, outstanding: lun.outstanding }));
+  }
+
+  // ------------------------------------------------------ ports/initiators
+
+  registerPort(port: CtlPort): number {
+    let n = 0;
+    while (this.#ports.has(n)) n++;
+    if (n > 0xfffe) throw new CtlError(CtlErrorCode.NoSuchPort, 'too many ports');
+    this.#ports.set(n, { port, targetPort: n, initiators: new Map() });
+    return n;
+  }
+
+  /**
+   * Removes a port: each of its initiators suffers I_T nexus loss (tasks
+   * aborted; their `done` is still delivered to the port object) and is
+   * forgotten. Unknown ports are ignored.
+   */
+  deregisterPort(targetPort: number): void {
+    const pe = this.#ports.get(targetPort);
+    if (!pe) return;
+    for (const state of this.#allStates()) if (state.targetPort === targetPort) this.#abort(state);
+    for (const ie of pe.initiators.values()) this.#forgetInitiator(pe, ie);
+    this.#ports.delete(targetPort);
+  }
+
+  addInitiator(targetPort: number, name: string): number {
+    const pe = this.#portEntry(targetPort);
+    const existing = pe.initiators.get(name);
+    if (existing) {
+      existing.inUse++;
+      existing.lastUse = ++this.#clock;
+      return existing.index;
+    }
+    if (pe.initiators.size >= this.options.maxInitiatorsPerPort) {
+      let lru: InitiatorEntry | null = null;
+      for (const ie of pe.initiators.values()) {
+        if (ie.inUse === 0 && (lru === null || ie.lastUse < lru.lastUse)) lru = ie;
+      }
+      if (lru) this.#forgetInitiator(pe, lru);
+    }
+    const ie: InitiatorEntry = { index: this.#nextInitiator++, name, targetPort, inUse: 1, lastUse: ++this.#clock };
+    pe.initiators.set(name, ie);
+    this.#initiators.set(ie.index, ie);
+    return ie.index;
+  }
+
+  /**
+   * I_T nexus loss (SAM-5 I_T nexus loss): aborts every task of the nexus and
+   * establishes I_T NEXUS LOSS OCCURRED on every LUN for it. The index stays
+   * reserved for the name, so a reconnecting initiator gets it back.
+   */
+  removeInitiator(targetPort: number, initiatorIndex: number): void {
+    const ie = this.#initiators.get(initiatorIndex);
+    if (!ie || ie.targetPort !== targetPort) return;
+    ie.inUse = Math.max(0, ie.inUse - 1);
+    ie.lastUse = ++this.#clock;
+    this.#nexusLoss(targetPort, initiatorIndex);
+  }
+
+  #portEntry(targetPort: number): PortEntry {
+    const pe = this.#ports.get(targetPort);
+    if (!pe) throw new CtlError(CtlErrorCode.NoSuchPort, `no port ${targetPort}`);
+    return pe;
+  }
+
+  #forgetInitiator(pe: PortEntry, ie: InitiatorEntry): void {
+    pe.initiators.delete(ie.name);
+    this.#initiators.delete(ie.index);
+    for (const lun of this.#luns.values()) lun.forgetInitiator(ie.index);
+  }
+
+  #nexusLoss(targetPort: number, initiatorIndex: number): void {
+    for (const state of this.#allStates()) {
+      if (state.targetPort === targetPort && state.initiatorIndex === initiatorIndex) this.#abort(state);
+    }
+    for (const lun of this.#luns.values()) lun.establishUa(initiatorIndex, UaFlag.NexusLoss);
+  }
+
+  /** Every command CTL holds (snapshot). */
+  #allStates(): IoState[] {
+    const out: IoState[] = [...this.#lunless];
+    for (const lun of this.#luns.values()) out.push(...lun.ooa());
+    for (const lun of this.#removing) out.push(...lun.ooa());
+    return out;
+  }
+
+  #mapLun(port: CtlPort, portLun: number): CtlLun | null {
+    const id = port.lunMap ? port.lunMap.get(portLun) : portLun;
+    if (id === undefined) return null;
+    return this.#luns.get(id) ?? null;
+  }
+
+  #visibleLuns(port: CtlPort): number[] {
+    const out: number[] = [];
+    if (port.lunMap) {
+      for (const [portLun, id] of port.lunMap) {
+        if (portLun >= 0 && portLun <= MAX_FLAT_LUN && this.#luns.has(id)) out.push(portLun);
+      }
+    } else {
+      for (const id of this.#luns.keys()) out.push(id);
+    }
+    return out.sort((a, b) => a - b);
+  }
+
+  // ------------------------------------------------------------- commands
+
+  /**
+   * Submits a SCSI command or a task management request. Processing starts
+   * synchronously (a command is on its LUN's OOA list when `run` returns, so
+   * a later TMF or nexus loss finds it); every callback to the port comes
+   * later. Throws `CtlError` for an unregistered port or an I/O still in use.
+   */
+  run(io: CtlIo): void {
+    if (io.kind === 'task') {
+      this.#runTask(io);
+      return;
+    }
+    const pe = this.#portEntry(io.nexus.targetPort);
+    const previous = ioState(io);
+    if (previous && previous.phase !== IoPhase.Done) throw new CtlError(CtlErrorCode.IoBusy, 'I/O already running');
+    const lun = this.#mapLun(pe.port, io.nexus.lun);
+    const state = new IoState(io, pe.port, lun, lun ? lun.nextSeq() : 0);
+    io.ctlPriv = state;
+    this.#precheck(state);
+  }
+
+  /** FreeBSD `ctl_scsiio_precheck`. */
+  #precheck(state: IoState): void {
+    const io = state.io;
+    const lun = state.lun;
+    const host = this.#host;
+    const found = lookupCommand(io.cdb);
+    const entry = found.entry;
+    state.entry = entry;
+    if (!lun) {
+      // SPC-4 §6.6, §6.33, §6.39 (FreeBSD OK_ON_NO_LUN): only INQUIRY, REPORT LUNS
+      // and REQUEST SENSE work on a LUN that does not exist.
+      if (!entry || (entry.flags & CmdFlag.OkOnNoLun) === 0) {
+        return checkCondition(state, host, SenseKey.IllegalRequest, Asc.LogicalUnitNotSupported);
+      }
+      const bad = validateCdb(entry, io.cdb);
+      if (bad) return this.#invalidField(state, bad.byte, bad.bit);
+      this.#lunless.add(state);
+      this.#schedule(state);
+      return;
+    }
+    // SAM-5 unit attention condition: a pending unit attention is reported on the first command
+    // other than INQUIRY, REPORT LUNS and REQUEST SENSE.
+    if (!entry || (entry.flags & CmdFlag.NoUnitAttention) === 0) {
+      const flag = lun.takeUa(state.initiatorIndex);
+      if (flag !== 0) {
+        if (flag === UaFlag.LunInventoryChanged) this.#host.lunInventoryReported(state.initiatorIndex);
+        return checkCondition(state, host, SenseKey.UnitAttention, uaAscAscq(flag));
+      }
+    }
+    if (!entry) {
+      if (found.error === 'opcode') {
+        // SPC-4 §4.5.2.4.2: the field pointer designates the OPERATION CODE.
+        return checkCondition(state, host, SenseKey.IllegalRequest, Asc.InvalidCommandOperationCode, {
+          fieldPointer: 0,
+          command: true,
+        });
+      }
+      // Unsupported service action: INVALID FIELD IN CDB at the SERVICE ACTION field.
+      return this.#invalidField(state, 1, 4);
+    }
+    const bad = validateCdb(entry, io.cdb);
+    if (bad) return this.#invalidField(state, bad.byte, bad.bit);
+    // SAM-5 ACA task attribute: the ACA attribute is only valid while an ACA condition exists (never here).
+    if (state.tagType === TagType.Aca) {
+      return checkCondition(state, host, SenseKey.IllegalRequest, Asc.InvalidMessageError);
+    }
+    // SBC-3 write protection: commands that modify the medium fail on a write-protected LUN.
+    if ((entry.flags & CmdFlag.WritesMedium) !== 0 && lun.be.readOnly) {
+      return checkCondition(state, host, SenseKey.DataProtect, Asc.WriteProtected);
+    }
+    state.serClass = entry.serClass;
+    entry.extent?.(state);
+    const overlap = lun.checkOverlap(state);
+    if (overlap === Blockage.Overlap) {
+      // SAM-5 overlapped commands: a second untagged command on one I_T nexus.
+      return checkCondition(state, host, SenseKey.AbortedCommand, Asc.OverlappedCommandsAttempted);
+    }
+    if (overlap === Blockage.OverlapTag) {
+      // SAM-5 overlapped commands: ASCQ carries the low byte of the duplicated tag.
+      return checkCondition(state, host, SenseKey.AbortedCommand, {
+        asc: Asc.TaggedOverlappedCommands.asc,
+        ascq: state.tagNum & 0xff,
+      });
+    }
+    lun.insert(state);
+    this.#placeOnOoa(state);
+  }
+
+  #invalidField(state: IoState, byte: number, bit: number | undefined): void {
+    const opts: SenseOptions = { fieldPointer: byte, command: true };
+    if (bit !== undefined) opts.bitPointer = bit;
+    checkCondition(state, this.#host, SenseKey.IllegalRequest, Asc.InvalidFieldInCdb, opts);
+  }
+
+  /** Decides, for a command on its LUN's OOA list, whether it runs now or waits. */
+  #placeOnOoa(state: IoState): void {
+    const lun = state.lun;
+    if (!lun) return;
+    const { blockage, other } = lun.findBlocker(state);
+    if (blockage === Blockage.Block && other) {
+      state.phase = IoPhase.Blocked;
+      state.blocker = other;
+      (other.waiters ??= []).push(state);
+      return;
+    }
+    this.#schedule(state);
+  }
+
+  /** Marks the command ready and runs its handler in a later microtask. */
+  #schedule(state: IoState): void {
+    state.phase = IoPhase.Ready;
+    queueMicrotask(() => this.#execute(state));
+  }
+
+  /** FreeBSD `ctl_scsiio`: runs the handler unless the command was aborted meanwhile. */
+  #execute(state: IoState): void {
+    if (state.phase !== IoPhase.Ready) return;
+    if (state.io.aborted) return this.#finish(state);
+    const entry = state.entry;
+    if (!entry) return this.#finish(state);
+    state.phase = IoPhase.Running;
+    try {
+      entry.handler(state, this.#host);
+    } catch {
+      // A handler or backend `submit` threw: fail the command rather than hang it.
+      if ((state.phase as IoPhase) !== IoPhase.Done && !state.dmaInProgress) {
+        this.setInternalFailure(state.io);
+        this.#finish(state);
+      }
+    }
+  }
+
+  #submit(state: IoState, request: BlockRequest): void {
+    const lun = state.lun;
+    if (!lun) throw new Error('block request without a LUN');
+    lun.be.submit(state.io, request, this);
+  }
+
+  /** Sends CTL-generated data in one datamove (see `CommandHost.sendData`). */
+  #sendData(state: IoState, data: Buffer, allocationLength: number): void {
+    const io = state.io;
+    const len = Math.min(allocationLength, data.length);
+    setGood(state);
+    if (len === 0) return this.#finish(state);
+    io.dataDirection = DataDirection.In;
+    io.kernSgList = [len < data.length ? data.subarray(0, len) : data];
+    io.kernDataLen = len;
+    io.kernTotalLen = len;
+    io.kernRelOffset = 0;
+    io.kernDataRef = null;
+    io.kernDataArg = undefined;
+    io.beMoveDone = () => this.#finish(state);
+    this.datamove(io);
+  }
+
+  /** Receives parameter data into a core-owned buffer (see `CommandHost.receiveData`). */
+  #receiveData(state: IoState, length: number, onData: (data: Buffer) => void): void {
+    const io = state.io;
+    const buf = Buffer.alloc(length);
+    io.dataDirection = DataDirection.Out;
+    io.dataOutMode = DataOutMode.Copy;
+    io.kernSgList = [buf];
+    io.kernDataLen = length;
+    io.kernTotalLen = length;
+    io.kernRelOffset = 0;
+    io.kernDataRef = null;
+    io.kernDataArg = undefined;
+    io.beMoveDone = () => {
+      if (io.aborted || io.status === IoStatus.ScsiError || io.portStatus !== 0) return this.#finish(state);
+      try {
+        onData(buf);
+      } catch {
+        this.setInternalFailure(io);
+        this.#finish(state);
+      }
+    };
+    this.datamove(io);
+  }
+
+  /**
+   * Completes a command (FreeBSD `ctl_process_done`): aborted commands get
+   * status Aborted; the command leaves the OOA list, wakes the commands it
+   * blocked and the TMFs waiting for it; `port.done` follows in a microtask.
+   * Idempotent.
+   */
+  #finish(state: IoState): void {
+    if (state.phase === IoPhase.Done) return;
+    const wasBlocked = state.phase === IoPhase.Blocked;
+    state.phase = IoPhase.Done;
+    const io = state.io;
+    if (io.aborted) {
+      io.status = IoStatus.Aborted;
+      io.scsiStatus = ScsiStatus.TaskAborted;
+      io.senseData = null;
+    } else if (io.status === IoStatus.None) {
+      setGood(state);
+    }
+    io.beMoveDone = null;
+    io.ctlPriv = null; // the I/O may be reused; it no longer pins the LUN
+    state.dmaInProgress = false;
+    if (wasBlocked && state.blocker) {
+      const list = state.blocker.waiters;
+      if (list) {
+        const i = list.indexOf(state);
+        if (i >= 0) list.splice(i, 1);
+      }
+      state.blocker = null;
+    }
+    const lun = state.lun;
+    if (lun) {
+      const waiters = state.waiters;
+      state.waiters = null;
+      lun.remove(state);
+      if (waiters) this.#wake(waiters);
+    } else {
+      this.#lunless.delete(state);
+    }
+    const tmfs = state.tmfWaits;
+    state.tmfWaits = null;
+    const port = state.port;
+    queueMicrotask(() => port.done(io));
+    if (tmfs) for (const t of tmfs) if (--t.remaining === 0) t.finish();
+  }
+
+  /** Re-evaluates commands that waited for a completed one, in arrival order. */
+  #wake(waiters: IoState[]): void {
+    waiters.sort((a, b) => a.seq - b.seq);
+    for (const w of waiters) {
+      if (w.phase !== IoPhase.Blocked) continue;
+      w.blocker = null;
+      this.#placeOnOoa(w);
+    }
+  }
+
+  // ------------------------------------------------------------- datamove
+
+  /** Backend/core: move the current piece (FreeBSD `ctl_datamove`). */
+  datamove(io: ScsiIo): void {
+    const state = ioState(io);
+    if (!state || state.phase === IoPhase.Done) return;
+    io.kernDataResid = io.kernDataLen;
+    if (io.aborted) {
+      // FreeBSD: an aborted command's data is not moved; beMoveDone follows.
+      io.portStatus = PORT_STATUS_ABORTED;
+      queueMicrotask(() => this.#moveDone(state));
+      return;
+    }
+    if (io.kernDataLen === 0) {
+      queueMicrotask(() => this.#moveDone(state));
+      return;
+    }
+    state.dmaInProgress = true;
+    const port = state.port;
+    queueMicrotask(() => port.datamove(io));
+  }
+
+  /** Frontend: the current piece has been moved (or failed, `portStatus` != 0). */
+  datamoveDone(io: ScsiIo): void {
+    const state = ioState(io);
+    if (!state || !state.dmaInProgress) return;
+    state.dmaInProgress = false;
+    this.#moveDone(state);
+  }
+
+  /** FreeBSD `ctl_datamove_done`: turn transfer failures into sense, then `beMoveDone`. */
+  #moveDone(state: IoState): void {
+    if (state.phase === IoPhase.Done) return;
+    const io = state.io;
+    const ok = io.status === IoStatus.None || io.status === IoStatus.Success;
+    if (ok && io.portStatus !== 0) {
+      this.setInternalFailure(io);
+    } else if (ok && io.dataDirection === DataDirection.Out && io.kernDataResid !== 0) {
+      // Less Data-Out than the command needs: INVALID FIELD IN COMMAND INFORMATION UNIT.
+      const a = Asc.InvalidFieldInCommandInformationUnit;
+      this.#setSense(io, SenseKey.AbortedCommand, a.asc, a.ascq);
+    }
+    const cb = io.beMoveDone;
+    if (cb) cb(io);
+    else this.#finish(state);
+  }
+
+  // ------------------------------------------------------ backend services
+
+  dataSubmitDone(io: ScsiIo): void {
+    const state = ioState(io);
+    if (state) this.#finish(state);
+  }
+
+  setSuccess(io: ScsiIo): void {
+    io.status = IoStatus.Success;
+    io.scsiStatus = ScsiStatus.Good;
+    io.senseData = null;
+  }
+
+  setSense(io: ScsiIo, senseKey: number, asc: number, ascq: number): void {
+    this.#setSense(io, senseKey, asc, ascq);
+  }
+
+  setMediumError(io: ScsiIo, read: boolean): void {
+    const a = read ? Asc.UnrecoveredReadError : Asc.WriteError;
+    this.#setSense(io, SenseKey.MediumError, a.asc, a.ascq);
+  }
+
+  setInternalFailure(io: ScsiIo): void {
+    this.#setSense(io, SenseKey.HardwareError, Asc.InternalTargetFailure.asc, Asc.InternalTargetFailure.ascq);
+  }
+
+  setWriteProtected(io: ScsiIo): void {
+    this.#setSense(io, SenseKey.DataProtect, Asc.WriteProtected.asc, Asc.WriteProtected.ascq);
+  }
+
+  /** SBC-3 thin provisioning: DATA PROTECT / SPACE ALLOCATION FAILED WRITE PROTECT (27h/07h). */
+  setSpaceAllocationFailed(io: ScsiIo): void {
+    const a = Asc.SpaceAllocationFailedWriteProtect;
+    this.#setSense(io, SenseKey.DataProtect, a.asc, a.ascq);
+  }
+
+  /** Sets sense in the LUN's format (Control mode page D_SENSE). */
+  #setSense(io: ScsiIo, senseKey: number, asc: number, ascq: number): void {
+    const state = ioState(io);
+    const descriptor = state ? useDescriptorSense(state, this.#host) : this.options.descriptorSense;
+    setSense(io, senseKey, asc, ascq, { descriptor });
+  }
+
+  // ------------------------------------------------------ task management
+
+  /** FreeBSD `ctl_run_task`. The TMF completes once every command it aborted has completed. */
+  #runTask(tio: TaskIo): void {
+    const pe = this.#portEntry(tio.nexus.targetPort);
+    const { targetPort, initiatorIndex } = tio.nexus;
+    const lun = this.#mapLun(pe.port, tio.nexus.lun);
+    const ofNexus = (s: IoState): boolean => s.targetPort === targetPort && s.initiatorIndex === initiatorIndex;
+    let affected: IoState[] = [];
+    let status: TaskStatus = TaskStatus.FunctionComplete;
+    const needsLun =
+      tio.taskAction === TaskAction.AbortTask ||
+      tio.taskAction === TaskAction.AbortTaskSet ||
+      tio.taskAction === TaskAction.ClearTaskSet ||
+      tio.taskAction === TaskAction.LogicalUnitReset ||
+      tio.taskAction === TaskAction.QueryTask ||
+      tio.taskAction === TaskAction.QueryTaskSet;
+    if (needsLun && !lun) {
+      status = TaskStatus.LunDoesNotExist;
+    } else {
+      switch (tio.taskAction) {
+        case TaskAction.AbortTask:
+          // SAM-5 ABORT TASK: a task that is not found has completed: FUNCTION COMPLETE.
+          affected = lun!.ooa().filter((s) => ofNexus(s) && s.tagNum === tio.referencedTag);
+          break;
+        case TaskAction.AbortTaskSet:
+          affected = lun!.ooa().filter(ofNexus);
+          break;
+        case TaskAction.ClearTaskSet: {
+          // SAM-5 CLEAR TASK SET: every task of every I_T nexus; with TAS = 0 the other
+          // initiators learn through COMMANDS CLEARED BY ANOTHER INITIATOR.
+          affected = lun!.ooa();
+          const others = new Set<number>();
+          for (const s of affected) if (!ofNexus(s) && !s.aborted) others.add(s.initiatorIndex);
+          for (const i of others) lun!.establishUa(i, UaFlag.CommandsCleared);
+          break;
+        }
+        case TaskAction.LogicalUnitReset:
+          // SAM-5 LOGICAL UNIT RESET: abort all tasks, unit attention for every initiator.
+          affected = lun!.ooa();
+          lun!.establishUaAll(UaFlag.LunReset);
+          break;
+        case TaskAction.TargetReset:
+          for (const portLun of this.#visibleLuns(pe.port)) {
+            const l = this.#mapLun(pe.port, portLun);
+            if (!l) continue;
+            affected.push(...l.ooa());
+            l.establishUaAll(UaFlag.TargetReset);
+          }
+          break;
+        case TaskAction.ItNexusReset:
+          // SAM-5 I_T NEXUS RESET: I_T nexus loss for that nexus only.
+          affected = this.#allStates().filter(ofNexus);
+          for (const l of this.#luns.values()) l.establishUa(initiatorIndex, UaFlag.NexusLoss);
+          break;
+        case TaskAction.QueryTask:
+          // SAM-5 QUERY TASK: FUNCTION SUCCEEDED if the task is in the task set.
+          status = lun!.ooa().some((s) => ofNexus(s) && s.tagNum === tio.referencedTag && !s.aborted)
+            ? TaskStatus.FunctionSucceeded
+            : TaskStatus.FunctionComplete;
+          break;
+        case TaskAction.QueryTaskSet:
+          // SAM-5 QUERY TASK SET: FUNCTION SUCCEEDED if any task of the nexus is in the task set.
+          status = lun!.ooa().some((s) => ofNexus(s) && !s.aborted)
+            ? TaskStatus.FunctionSucceeded
+            : TaskStatus.FunctionComplete;
+          break;
+        case TaskAction.ClearAca: // no ACA support
+        case TaskAction.QueryAsyncEvent:
+        default:
+          status = TaskStatus.FunctionNotSupported;
+          break;
+      }
+    }
+    tio.taskStatus = status;
+    const port = pe.port;
+    const wait: TmfWait = { remaining: 0, finish: () => queueMicrotask(() => port.done(tio)) };
+    for (const s of affected) this.#abort(s);
+    for (const s of affected) {
+      if (s.phase !== IoPhase.Done) {
+        wait.remaining++;
+        (s.tmfWaits ??= []).push(wait);
+      }
+    }
+    if (wait.remaining === 0) wait.finish();
+  }
+
+  /**
+   * Aborts a command: one not yet handed to its handler completes at once
+   * (it never reaches the backend); a running one completes when the backend
+   * (and, for a datamove in progress, the frontend) finishes with it.
+   */
+  #abort(state: IoState): void {
+    if (state.phase === IoPhase.Done) return;
+    state.io.aborted = true;
+    state.lun?.uncountTag(state);
+    if (state.phase === IoPhase.Blocked || state.phase === IoPhase.Ready) this.#finish(state);
+  }
+}
+
+/** Rejects backend descriptions the core cannot serve. */
+function validateBackend(be: BackendLun): void {
+  const bad = (what: string): never => {
+    throw new CtlError(CtlErrorCode.InvalidBackend, what);
+  };
+  if (!Number.isInteger(be.blockSize) || be.blockSize < 1 || be.blockSize > 0xffffff) bad(`block size ${be.blockSize}`);
+  if (!Number.isSafeInteger(be.numBlocks) || be.numBlocks < 0) bad(`capacity ${be.numBlocks}`);
+  if (!Number.isInteger(be.physicalBlockExponent) || be.physicalBlockExponent < 0 || be.physicalBlockExponent > 15) {
+    bad(`physical block exponent ${be.physicalBlockExponent}`);
+  }
+  if (be.naa.length !== 8 && be.naa.length !== 16) bad(`NAA identifier of ${be.naa.length} bytes`);
+  if (!Number.isInteger(be.maxTransferBlocks) || be.maxTransferBlocks < 0) bad(`max transfer ${be.maxTransferBlocks}`);
+  if (!Number.isInteger(be.optimalTransferBlocks) || be.optimalTransferBlocks < 0) {
+    bad(`optimal transfer ${be.optimalTransferBlocks}`);
+  }
+}

@@ -1,0 +1,193 @@
+/**
+ * Block command handlers (SBC-3): READ/WRITE(6/10/12/16), VERIFY(10/16),
+ * SYNCHRONIZE CACHE(10/16), READ CAPACITY(10/16), START STOP UNIT. The core
+ * decodes and range-checks the CDB and hands a `BlockRequest` to the
+ * backend, which moves the data (see backend.ts).
+ *
+ * Does NOT move payload: READ/WRITE data never passes through here, so the
+ * core copies (and counts) nothing on those paths. Reserved-bit checks are
+ * done before, from the command table's usage masks.
+ */
+import {
+  good,
+  invalidFieldInCdb,
+  lbaOutOfRange,
+  type CommandHost,
+} from './command.js';
+import type { IoState } from './io-state.js';
+import { ScsiOpcode } from './scsi-proto.js';
+
+/** A decoded LBA extent. */
+interface Extent {
+  lba: number;
+  blocks: number;
+  /** CDB byte holding the TRANSFER LENGTH / NUMBER OF BLOCKS field. */
+  lengthByte: number;
+}
+
+const TWO_POW_32 = 0x1_0000_0000;
+
+/**
+ * Decodes LBA and length of a READ/WRITE/VERIFY/SYNCHRONIZE CACHE CDB
+ * (SBC-3). A 64-bit LBA above 2^53 decodes to an imprecise but still
+ * out-of-range number.
+ */
+export function decodeExtent(cdb: Buffer): Extent {
+  switch (cdb[0] ?? 0) {
+    case ScsiOpcode.Read6:
+    case ScsiOpcode.Write6: {
+      // SBC-3 READ(6): a TRANSFER LENGTH of 0 means 256 blocks.
+      const lba = (((cdb[1] ?? 0) & 0x1f) << 16) | ((cdb[2] ?? 0) << 8) | (cdb[3] ?? 0);
+      return { lba, blocks: cdb[4] === 0 ? 256 : (cdb[4] ?? 0), lengthByte: 4 };
+    }
+    case ScsiOpcode.Read10:
+    case ScsiOpcode.Write10:
+    case ScsiOpcode.Verify10:
+    case ScsiOpcode.SynchronizeCache10:
+      return { lba: cdb.readUInt32BE(2), blocks: cdb.readUInt16BE(7), lengthByte: 7 };
+    case ScsiOpcode.Read12:
+    case ScsiOpcode.Write12:
+      return { lba: cdb.readUInt32BE(2), blocks: cdb.readUInt32BE(6), lengthByte: 6 };
+    default:
+      // READ(16), WRITE(16), VERIFY(16), SYNCHRONIZE CACHE(16).
+      return {
+        lba: cdb.readUInt32BE(2) * TWO_POW_32 + cdb.readUInt32BE(6),
+        blocks: cdb.readUInt32BE(10),
+        lengthByte: 10,
+      };
+  }
+}
+
+/** Records the extent on the I/O state for ordering (ser-table.ts). */
+export function rwExtent(state: IoState): void {
+  const e = decodeExtent(state.io.cdb);
+  state.lba = e.lba;
+  state.blocks = e.blocks;
+}
+
+/** SYNCHRONIZE CACHE extent: 0 blocks means "to the end of the medium". */
+export function syncExtent(state: IoState): void {
+  const e = decodeExtent(state.io.cdb);
+  const numBlocks = state.lun?.be.numBlocks ?? 0;
+  state.lba = e.lba;
+  state.blocks = e.blocks === 0 ? Math.max(0, numBlocks - e.lba) : e.blocks;
+}
+
+function outOfRange(lba: number, blocks: number, numBlocks: number): boolean {
+  return lba + blocks > numBlocks;
+}
+
+/** READ and WRITE, all four sizes (SBC-3). */
+export function readWrite(state: IoState, host: CommandHost): void {
+  const lun = state.lun;
+  if (!lun) throw new Error('READ/WRITE without a LUN');
+  const io = state.io;
+  const op = io.cdb[0];
+  const isWrite =
+    op === ScsiOpcode.Write6 || op === ScsiOpcode.Write10 || op === ScsiOpcode.Write12 || op === ScsiOpcode.Write16;
+  const is6 = op === ScsiOpcode.Read6 || op === ScsiOpcode.Write6;
+  const b1 = is6 ? 0 : (io.cdb[1] ?? 0);
+  // SBC-3 protection information: no protection information, so RDPROTECT/WRPROTECT must be 0.
+  if ((b1 & 0xe0) !== 0) return invalidFieldInCdb(state, host, 1, 7);
+  const { lba, blocks, lengthByte } = decodeExtent(io.cdb);
+  const be = lun.be;
+  // SBC-3 READ/WRITE: the last LBA must exist (a zero-length transfer may start at capacity).
+  if (outOfRange(lba, blocks, be.numBlocks)) return lbaOutOfRange(state, host);
+  // SBC-3 READ(10): a TRANSFER LENGTH of 0 transfers nothing and is not an error.
+  if (blocks === 0) return good(state, host);
+  // SBC-3 §6.5.3: longer than MAXIMUM TRANSFER LENGTH is an invalid field.
+  if (be.maxTransferBlocks > 0 && blocks > be.maxTransferBlocks) {
+    return invalidFieldInCdb(state, host, lengthByte, 7);
+  }
+  io.kernTotalLen = blocks * be.blockSize;
+  if (isWrite) {
+    // With WCE cleared by MODE SELECT, a write-back backend must write through.
+    const fua = (b1 & 0x08) !== 0 || (be.writeCache && !lun.mode.wce);
+    host.submit(state, { op: 'write', lba, blocks, fua });
+  } else {
+    host.submit(state, { op: 'read', lba, blocks });
+  }
+}
+
+/** VERIFY(10/16) with BYTCHK = 0 (SBC-3). */
+export function verify(state: IoState, host: CommandHost): void {
+  const lun = state.lun;
+  if (!lun) throw new Error('VERIFY without a LUN');
+  const b1 = state.io.cdb[1] ?? 0;
+  if ((b1 & 0xe0) !== 0) return invalidFieldInCdb(state, host, 1, 7); // VRPROTECT
+  // BYTCHK != 0 compares initiator data with the medium: not supported.
+  if ((b1 & 0x06) !== 0) return invalidFieldInCdb(state, host, 1, 2);
+  const { lba, blocks } = decodeExtent(state.io.cdb);
+  if (outOfRange(lba, blocks, lun.be.numBlocks)) return lbaOutOfRange(state, host);
+  if (blocks === 0) return good(state, host);
+  host.submit(state, { op: 'verify', lba, blocks, bytchk: false });
+}
+
+/** SYNCHRONIZE CACHE(10/16) (SBC-3): `blocks` 0 = through the last LBA. */
+export function synchronizeCache(state: IoState, host: CommandHost): void {
+  const lun = state.lun;
+  if (!lun) throw new Error('SYNCHRONIZE CACHE without a LUN');
+  const { lba, blocks } = decodeExtent(state.io.cdb);
+  if (outOfRange(lba, blocks, lun.be.numBlocks)) return lbaOutOfRange(state, host);
+  const immed = ((state.io.cdb[1] ?? 0) & 0x02) !== 0;
+  host.submit(state, { op: 'flush', lba, blocks, immed });
+}
+
+/** READ CAPACITY(10) (SBC-3): 8 bytes, FFFFFFFFh if the last LBA does not fit. */
+export function readCapacity10(state: IoState, host: CommandHost): void {
+  const lun = state.lun;
+  if (!lun) throw new Error('READ CAPACITY without a LUN');
+  const cdb = state.io.cdb;
+  // SBC-3 READ CAPACITY(10): with PMI = 0 the LOGICAL BLOCK ADDRESS field must be 0.
+  if (((cdb[8] ?? 0) & 0x01) === 0 && cdb.readUInt32BE(2) !== 0) return invalidFieldInCdb(state, host, 2);
+  const data = Buffer.alloc(8);
+  const lastLba = Math.max(0, lun.be.numBlocks - 1);
+  data.writeUInt32BE(lastLba >= 0xffffffff ? 0xffffffff : lastLba, 0);
+  data.writeUInt32BE(lun.be.blockSize, 4);
+  host.sendData(state, data, data.length);
+}
+
+/** Length of READ CAPACITY(16) parameter data. */
+const READ_CAPACITY_16_LENGTH = 32;
+
+/** READ CAPACITY(16) (SBC-3): last LBA, block size, exponent, LBPME. */
+export function readCapacity16(state: IoState, host: CommandHost): void {
+  const lun = state.lun;
+  if (!lun) throw new Error('READ CAPACITY without a LUN');
+  const cdb = state.io.cdb;
+  const pmi = ((cdb[14] ?? 0) & 0x01) !== 0;
+  if (!pmi && (cdb.readUInt32BE(2) !== 0 || cdb.readUInt32BE(6) !== 0)) return invalidFieldInCdb(state, host, 2);
+  const be = lun.be;
+  const data = Buffer.alloc(READ_CAPACITY_16_LENGTH);
+  const lastLba = Math.max(0, be.numBlocks - 1);
+  data.writeUInt32BE(Math.floor(lastLba / TWO_POW_32), 0);
+  data.writeUInt32BE(lastLba % TWO_POW_32, 4);
+  data.writeUInt32BE(be.blockSize, 8);
+  data[12] = 0; // P_TYPE = 0, PROT_EN = 0
+  data[13] = be.physicalBlockExponent & 0x0f; // LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT
+  data[14] = be.thinProvisioned ? 0x80 : 0x00; // LBPME; LBPRZ = 0; LOWEST ALIGNED LBA = 0
+  host.sendData(state, data, cdb.readUInt32BE(10));
+}
+
+/**
+ * START STOP UNIT (SBC-3). The LUN is always ready: START is accepted
+ * without a state change; a STOP without NO_FLUSH flushes the cache first.
+ * The medium is not removable, so LOEJ = 1 is an invalid field; power
+ * conditions other than START_VALID (0) are not supported.
+ */
+export function startStopUnit(state: IoState, host: CommandHost): void {
+  const lun = state.lun;
+  if (!lun) throw new Error('START STOP UNIT without a LUN');
+  const cdb = state.io.cdb;
+  const b4 = cdb[4] ?? 0;
+  if ((b4 & 0xf0) !== 0) return invalidFieldInCdb(state, host, 4, 7); // POWER CONDITION
+  if (((cdb[3] ?? 0) & 0x0f) !== 0) return invalidFieldInCdb(state, host, 3, 3); // POWER CONDITION MODIFIER
+  if ((b4 & 0x02) !== 0) return invalidFieldInCdb(state, host, 4, 1); // LOEJ: medium not removable
+  const start = (b4 & 0x01) !== 0;
+  const noFlush = (b4 & 0x04) !== 0;
+  if (!start && !noFlush) {
+    host.submit(state, { op: 'flush', lba: 0, blocks: 0, immed: ((cdb[1] ?? 0) & 0x01) !== 0 });
+    return;
+  }
+  good(state, host);
+}

@@ -1,0 +1,157 @@
+/**
+ * A tiny RAM-backed `BackendLun` for the core's tests (the real ramdisk
+ * backend lives in ctl-block). Reads copy out of the store (test code, not a
+ * data path); writes take the received views (DataOutMode.Views) or supply
+ * buffers (Copy). With `hold` set, requests wait until `release()`.
+ */
+import {
+  DataDirection,
+  DataOutMode,
+  type BackendLun,
+  type BlockRequest,
+  type CtlBackendServices,
+  type ScsiIo,
+} from '@iscsi-target/ctl-core';
+
+export interface RamLunOptions {
+  blockSize?: number;
+  numBlocks?: number;
+  physicalBlockExponent?: number;
+  readOnly?: boolean;
+  writeCache?: boolean;
+  thinProvisioned?: boolean;
+  rotationRate?: number;
+  maxTransferBlocks?: number;
+  optimalTransferBlocks?: number;
+  serialNumber?: string;
+  deviceId?: string;
+  naa?: Buffer;
+  vendor?: string;
+  product?: string;
+  revision?: string;
+  dataOutMode?: DataOutMode;
+  /** Park every request until `release()`. */
+  hold?: boolean;
+}
+
+export interface SubmittedRequest {
+  readonly io: ScsiIo;
+  readonly request: BlockRequest;
+}
+
+export class RamLun implements BackendLun {
+  readonly blockSize: number;
+  numBlocks: number;
+  readonly physicalBlockExponent: number;
+  readonly vendor: string;
+  readonly product: string;
+  readonly revision: string;
+  readonly serialNumber: string;
+  readonly deviceId: string;
+  readonly naa: Buffer;
+  readonly readOnly: boolean;
+  readonly writeCache: boolean;
+  readonly thinProvisioned: boolean;
+  readonly rotationRate: number;
+  readonly maxTransferBlocks: number;
+  readonly optimalTransferBlocks: number;
+  readonly store: Buffer;
+  readonly dataOutMode: DataOutMode;
+  hold: boolean;
+  /** Every request submitted, in order. */
+  readonly submitted: SubmittedRequest[] = [];
+  /** Requests started (after any hold), in order. */
+  readonly started: SubmittedRequest[] = [];
+  shutdownCalls = 0;
+  readonly #parked: (() => void)[] = [];
+
+  constructor(opts: RamLunOptions = {}) {
+    this.blockSize = opts.blockSize ?? 512;
+    this.numBlocks = opts.numBlocks ?? 2048;
+    this.physicalBlockExponent = opts.physicalBlockExponent ?? 0;
+    this.vendor = opts.vendor ?? 'TESTVEND';
+    this.product = opts.product ?? 'RAMDISK';
+    this.revision = opts.revision ?? '1.0';
+    this.serialNumber = opts.serialNumber ?? 'SER123';
+    this.deviceId = opts.deviceId ?? 'ramdisk-0';
+    this.naa = opts.naa ?? Buffer.from([0x60, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07]);
+    this.readOnly = opts.readOnly ?? false;
+    this.writeCache = opts.writeCache ?? true;
+    this.thinProvisioned = opts.thinProvisioned ?? false;
+    this.rotationRate = opts.rotationRate ?? 1;
+    this.maxTransferBlocks = opts.maxTransferBlocks ?? 0;
+    this.optimalTransferBlocks = opts.optimalTransferBlocks ?? 0;
+    this.dataOutMode = opts.dataOutMode ?? DataOutMode.Views;
+    this.hold = opts.hold ?? false;
+    this.store = Buffer.alloc(this.blockSize * this.numBlocks);
+  }
+
+  submit(io: ScsiIo, request: BlockRequest, ctl: CtlBackendServices): void {
+    this.submitted.push({ io, request });
+    const run = (): void => {
+      this.started.push({ io, request });
+      this.#run(io, request, ctl);
+    };
+    if (this.hold) this.#parked.push(run);
+    else queueMicrotask(run);
+  }
+
+  /** Number of parked requests. */
+  get parked(): number {
+    return this.#parked.length;
+  }
+
+  /** Starts the oldest `n` parked requests (all by default). */
+  release(n = Infinity): void {
+    for (let i = 0; i < n && this.#parked.length > 0; i++) this.#parked.shift()?.();
+  }
+
+  shutdown(): Promise<void> {
+    this.shutdownCalls++;
+    return Promise.resolve();
+  }
+
+  #run(io: ScsiIo, req: BlockRequest, ctl: CtlBackendServices): void {
+    const off = req.lba * this.blockSize;
+    const len = req.blocks * this.blockSize;
+    switch (req.op) {
+      case 'read': {
+        io.dataDirection = DataDirection.In;
+        io.kernSgList = [Buffer.from(this.store.subarray(off, off + len))];
+        io.kernDataLen = len;
+        io.kernRelOffset = 0;
+        io.beMoveDone = (done) => ctl.dataSubmitDone(done);
+        ctl.setSuccess(io);
+        ctl.datamove(io);
+        return;
+      }
+      case 'write': {
+        io.dataDirection = DataDirection.Out;
+        io.dataOutMode = this.dataOutMode;
+        io.kernSgList = this.dataOutMode === DataOutMode.Copy ? [Buffer.alloc(len)] : [];
+        io.kernDataLen = len;
+        io.kernRelOffset = 0;
+        io.beMoveDone = (done) => {
+          if (done.portStatus !== 0 || done.aborted || done.status === 2) {
+            ctl.dataSubmitDone(done);
+            return;
+          }
+          let pos = off;
+          for (const v of done.kernSgList) {
+            v.copy(this.store, pos);
+            pos += v.length;
+          }
+          ctl.setSuccess(done);
+          ctl.dataSubmitDone(done);
+        };
+        ctl.datamove(io);
+        return;
+      }
+      case 'flush':
+      case 'verify':
+        ctl.setSuccess(io);
+        ctl.dataSubmitDone(io);
+        return;
+    }
+  }
+}
