@@ -1,0 +1,43 @@
+/**
+ * The storage side of a block LUN as the datamove engine (`block-dispatch.ts`)
+ * sees it — the per-type function pointers of FreeBSD's
+ * `ctl_be_block_lun` (`dispatch`, `lun_flush`) reduced to three calls on byte
+ * ranges. Implemented by the file backend (pooled buffers + `preadv`/
+ * `pwritev`) and the RAM disk (page views with copy-on-write).
+ *
+ * It knows nothing about SCSI, CTL or datamove pieces: ranges arrive already
+ * checked against the capacity and split to at most the LUN's max I/O size.
+ */
+
+/** Data of one read piece, lent to the caller with one reference. */
+export interface ReadPiece {
+  /**
+   * Views holding exactly the requested bytes. Read-only; valid while at
+   * least one reference (initially the caller's) is held.
+   */
+  readonly sgList: Buffer[];
+  /**
+   * Reference function (`ScsiIo.kernDataRef`) and its argument
+   * (`kernDataArg`). A module-level function over an object that pins only
+   * memory, never the LUN or the I/O. The caller drops its reference with
+   * `ref(arg, -1)`.
+   */
+  readonly ref: (arg: unknown, diff: number) => void;
+  readonly arg: unknown;
+}
+
+export interface BlockStore {
+  /**
+   * Produces the bytes of `[offset, offset + length)`. Rejects with an
+   * errno-style error (`code`) on a storage failure, holding no reference.
+   */
+  readPiece(offset: number, length: number): Promise<ReadPiece>;
+  /**
+   * Stores `sgList` (totalling the range length) at `offset`. The views are
+   * only read, and not referenced after the promise settles. Rejects with an
+   * errno-style error (`ENOSPC`, `EROFS`, `EIO`...) on failure.
+   */
+  write(sgList: readonly Buffer[], offset: number): Promise<void>;
+  /** Makes every completed write durable (SYNCHRONIZE CACHE, FUA). */
+  flush(): Promise<void>;
+}

@@ -1,0 +1,358 @@
+/**
+ * `FileBackend`: a CTL LUN stored in a regular file or a block device
+ * (FreeBSD's block backend, FILE and DEV types). Reads go from the page cache
+ * straight into pooled segments with one `preadv` per piece, and those
+ * segments are lent to the frontend as Data-In chunks with a reference count
+ * (`beio.ts`); writes take the frontend's views of the received data and
+ * store them with one `pwritev` per piece. No userspace copy of payload in
+ * either direction (copy mode, for comparison, makes the frontend copy).
+ *
+ * Opening: a missing file is created SPARSE when `size` is given (`open`
+ * with O_CREAT|O_EXCL, then `ftruncate`); an existing file is grown to
+ * `size` but never shrunk at open (`resize()` may). A read-write open that
+ * fails with EROFS/EACCES falls back to read-only, as FreeBSD does. Block
+ * devices are sized through sysfs or by probing (`device-size.ts`); `size`
+ * may expose a prefix of the device.
+ *
+ * It does not do UNMAP (Node has no hole punching), GET LBA STATUS, WRITE
+ * SAME, COMPARE AND WRITE, O_DIRECT, or serialization of sequential reads;
+ * it does not hold the device exclusively (no O_EXCL on block devices).
+ */
+import { resolve as resolvePath } from 'node:path';
+import type { BackendLun, BlockRequest, CtlBackendServices, ScsiIo } from '@iscsi-target/ctl-core';
+import { defaultBufferPool, type BufferPool } from './buffer-pool.js';
+import { BeIo, freeBeIo, kernDataRef } from './beio.js';
+import type { BlockStore, ReadPiece } from './block-store.js';
+import { BlockDispatcher } from './block-dispatch.js';
+import { blockDeviceSize } from './device-size.js';
+import {
+  BackendOpenError,
+  BackendShutDownError,
+  InvalidOptionError,
+  ShrinkRefusedError,
+  UnsupportedOperationError,
+} from './errors.js';
+import { nodeFileIo, type FileIo } from './file-io.js';
+import { lunIdentity, type LunIdentity, type LunIdentityOptions } from './lun-identity.js';
+import {
+  DEFAULT_BLOCK_SIZE,
+  DEFAULT_FILE_PRODUCT,
+  defaultMaxIoSize,
+  requireBlockSize,
+  requirePositiveInteger,
+} from './options.js';
+import { sgFill, sgView } from './sg-list.js';
+
+export interface FileBackendOptions extends LunIdentityOptions {
+  /** Regular file or block device; relative paths are resolved against the cwd. */
+  path: string;
+  /** Logical block size (power of two ≥ 512; default 512). */
+  blockSize?: number;
+  /**
+   * Capacity in bytes (a multiple of `blockSize`). Creates a missing file
+   * sparse; grows a smaller existing file; an existing larger file is an
+   * error (`ShrinkRefusedError`). For a device: at most the device size.
+   * Default: the file's or device's size, rounded down to whole blocks.
+   */
+  size?: number;
+  /** Open read-only (default false). */
+  readOnly?: boolean;
+  /** Report a volatile write cache (default true); false flushes every write. */
+  writeCache?: boolean;
+  /** Report thin provisioning (default true for files, false for devices). */
+  thin?: boolean;
+  /** Physical block size (power-of-two multiple of `blockSize`; default `blockSize`). */
+  physicalBlockSize?: number;
+  /** VPD 0xB1 medium rotation rate: 0 not reported (default), 1 non-rotating. */
+  rotationRate?: number;
+  /** Pool of read / copy-mode buffers (default: the process-wide pool). */
+  pool?: BufferPool;
+  /** Largest datamove piece in bytes (multiple of `blockSize`, ≤ pool cap; default 1 MiB). */
+  maxIoSize?: number;
+  /** Make the frontend copy payload (no `kernDataRef`, `DataOutMode.Copy`); default false. */
+  copyMode?: boolean;
+  /** File-system calls (default: `nodeFileIo`); for tests and instrumentation. */
+  fileIo?: FileIo;
+}
+
+/** The storage half: preadv into pooled segments, pwritev of views, fdatasync. */
+class FileStore implements BlockStore {
+  readonly #io: FileIo;
+  readonly #fd: number;
+  readonly #pool: BufferPool;
+
+  constructor(io: FileIo, fd: number, pool: BufferPool) {
+    this.#io = io;
+    this.#fd = fd;
+    this.#pool = pool;
+  }
+
+  async readPiece(offset: number, length: number): Promise<ReadPiece> {
+    const segments = await this.#pool.acquire(this.#pool.segmentsFor(length));
+    const beio = new BeIo(this.#pool, segments);
+    try {
+      const sgList = sgView(segments, 0, length);
+      let got = 0;
+      while (got < length) {
+        const iov = got === 0 ? sgList : sgView(sgList, got, length - got);
+        const n = await this.#io.readv(this.#fd, iov, offset + got);
+        if (n === 0) {
+          // End of file inside the LUN (a file shorter than its capacity, e.g.
+          // just shrunk or grown under us): unwritten space reads as zeros.
+          sgFill(sgList, got, 0);
+          break;
+        }
+        got += n;
+      }
+      return { sgList, ref: kernDataRef, arg: beio };
+    } catch (err) {
+      freeBeIo(beio);
+      throw err;
+    }
+  }
+
+  async write(sgList: readonly Buffer[], offset: number): Promise<void> {
+    let length = 0;
+    for (const b of sgList) length += b.length;
+    let put = 0;
+    while (put < length) {
+      const iov = put === 0 ? sgList : sgView(sgList, put, length - put);
+      const n = await this.#io.writev(this.#fd, iov, offset + put);
+      if (n <= 0) throw Object.assign(new Error('pwritev wrote nothing'), { code: 'EIO' });
+      put += n;
+    }
+  }
+
+  flush(): Promise<void> {
+    return this.#io.fdatasync(this.#fd);
+  }
+}
+
+interface FileBackendInit {
+  path: string;
+  io: FileIo;
+  fd: number;
+  isBlockDevice: boolean;
+  blockSize: number;
+  numBlocks: number;
+  physicalBlockExponent: number;
+  identity: LunIdentity;
+  readOnly: boolean;
+  writeCache: boolean;
+  thin: boolean;
+  rotationRate: number;
+  pool: BufferPool;
+  maxIoSize: number;
+  copyMode: boolean;
+}
+
+function errnoOf(err: unknown): string | undefined {
+  return (err as { code?: string } | null)?.code;
+}
+
+export class FileBackend implements BackendLun {
+  /** Absolute path of the backing file or device. */
+  readonly path: string;
+  readonly isBlockDevice: boolean;
+  readonly blockSize: number;
+  readonly physicalBlockExponent: number;
+  readonly vendor: string;
+  readonly product: string;
+  readonly revision: string;
+  readonly serialNumber: string;
+  readonly deviceId: string;
+  readonly naa: Buffer;
+  readonly readOnly: boolean;
+  readonly writeCache: boolean;
+  readonly thinProvisioned: boolean;
+  readonly rotationRate: number;
+  readonly maxTransferBlocks = 0;
+  readonly optimalTransferBlocks: number;
+  readonly copyMode: boolean;
+  readonly #io: FileIo;
+  readonly #fd: number;
+  readonly #dispatcher: BlockDispatcher;
+  #numBlocks: number;
+  #shutdown: Promise<void> | null = null;
+
+  private constructor(init: FileBackendInit) {
+    this.path = init.path;
+    this.isBlockDevice = init.isBlockDevice;
+    this.blockSize = init.blockSize;
+    this.physicalBlockExponent = init.physicalBlockExponent;
+    this.vendor = init.identity.vendor;
+    this.product = init.identity.product;
+    this.revision = init.identity.revision;
+    this.serialNumber = init.identity.serialNumber;
+    this.deviceId = init.identity.deviceId;
+    this.naa = init.identity.naa;
+    this.readOnly = init.readOnly;
+    this.writeCache = init.writeCache;
+    this.thinProvisioned = init.thin;
+    this.rotationRate = init.rotationRate;
+    this.optimalTransferBlocks = init.maxIoSize / init.blockSize;
+    this.copyMode = init.copyMode;
+    this.#io = init.io;
+    this.#fd = init.fd;
+    this.#numBlocks = init.numBlocks;
+    this.#dispatcher = new BlockDispatcher({
+      store: new FileStore(init.io, init.fd, init.pool),
+      pool: init.pool,
+      blockSize: init.blockSize,
+      maxIoSize: init.maxIoSize,
+      copyMode: init.copyMode,
+      writeCache: init.writeCache,
+      readOnly: init.readOnly,
+    });
+  }
+
+  /** Opens (or creates) the backing store; see `FileBackendOptions`. */
+  static async open(options: FileBackendOptions): Promise<FileBackend> {
+    const io = options.fileIo ?? nodeFileIo;
+    const path = resolvePath(options.path);
+    const blockSize = requireBlockSize('blockSize', options.blockSize ?? DEFAULT_BLOCK_SIZE);
+    const physicalBlockSize = requireBlockSize('physicalBlockSize', options.physicalBlockSize ?? blockSize);
+    if (physicalBlockSize < blockSize) throw new InvalidOptionError('physicalBlockSize must be >= blockSize');
+    const requested = options.size;
+    if (requested !== undefined) {
+      requirePositiveInteger('size', requested);
+      if (requested % blockSize !== 0) throw new InvalidOptionError(`size ${requested} is not a multiple of ${blockSize}`);
+    }
+    const pool = options.pool ?? defaultBufferPool();
+    const maxIoSize = requirePositiveInteger(
+      'maxIoSize',
+      options.maxIoSize ?? defaultMaxIoSize(pool, blockSize),
+    );
+    if (maxIoSize % blockSize !== 0) throw new InvalidOptionError(`maxIoSize ${maxIoSize} is not a multiple of ${blockSize}`);
+    if (maxIoSize > pool.maxBytes) throw new InvalidOptionError(`maxIoSize ${maxIoSize} exceeds the pool cap ${pool.maxBytes}`);
+    const rotationRate = options.rotationRate ?? 0;
+    if (!Number.isInteger(rotationRate) || rotationRate < 0 || rotationRate > 0xffff) {
+      throw new InvalidOptionError(`rotationRate must be 0..65535, got ${rotationRate}`);
+    }
+    const identity = lunIdentity(path, DEFAULT_FILE_PRODUCT, options);
+
+    let readOnly = options.readOnly ?? false;
+    let created = false;
+    let fd: number;
+    try {
+      if (readOnly) {
+        fd = await io.open(path, 'r');
+      } else {
+        try {
+          fd = await io.open(path, 'r+');
+        } catch (err) {
+          const code = errnoOf(err);
+          if (code === 'ENOENT' && requested !== undefined) {
+            fd = await io.open(path, 'wx+', 0o644);
+            created = true;
+          } else if (code === 'EROFS' || code === 'EACCES') {
+            fd = await io.open(path, 'r');
+            readOnly = true;
+          } else {
+            throw err;
+          }
+        }
+      }
+    } catch (err) {
+      const hint = errnoOf(err) === 'ENOENT' ? ' (give size to create it)' : '';
+      throw new BackendOpenError(`cannot open ${path}${hint}: ${(err as Error).message}`, { cause: err });
+    }
+
+    try {
+      const st = await io.fstat(fd);
+      let size: number;
+      let isBlockDevice = false;
+      if (st.isBlockDevice()) {
+        isBlockDevice = true;
+        const deviceSize = await blockDeviceSize(io, fd, st.rdev);
+        if (requested !== undefined && requested > deviceSize) {
+          throw new BackendOpenError(`${path} holds ${deviceSize} bytes, less than the requested ${requested}`);
+        }
+        size = requested ?? deviceSize;
+      } else if (st.isFile()) {
+        if (requested === undefined || requested === st.size) {
+          size = st.size;
+        } else if (requested < st.size && !created) {
+          throw new ShrinkRefusedError(path, st.size, requested);
+        } else {
+          if (readOnly) throw new BackendOpenError(`${path} is read-only and smaller than the requested size`);
+          await io.ftruncate(fd, requested); // extends with a hole: sparse
+          size = requested;
+        }
+      } else {
+        throw new BackendOpenError(`${path} is neither a regular file nor a block device`);
+      }
+      const numBlocks = Math.floor(size / blockSize);
+      if (numBlocks === 0) throw new BackendOpenError(`${path} is smaller than one block`);
+      return new FileBackend({
+        path,
+        io,
+        fd,
+        isBlockDevice,
+        blockSize,
+        numBlocks,
+        physicalBlockExponent: Math.log2(physicalBlockSize / blockSize),
+        identity,
+        readOnly,
+        writeCache: options.writeCache ?? true,
+        thin: options.thin ?? !isBlockDevice,
+        rotationRate,
+        pool,
+        maxIoSize,
+        copyMode: options.copyMode ?? false,
+      });
+    } catch (err) {
+      await io.close(fd).catch(() => undefined);
+      if (created) await io.unlink(path).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** Capacity in logical blocks; changes with `resize`. */
+  get numBlocks(): number {
+    return this.#numBlocks;
+  }
+
+  /** Commands and background flushes not finished; failed IMMED flushes. */
+  get stats(): { inflight: number; backgroundErrors: number } {
+    return { inflight: this.#dispatcher.inflight, backgroundErrors: this.#dispatcher.backgroundErrors };
+  }
+
+  /** `BackendLun.submit`: executes a decoded READ / WRITE / VERIFY / SYNCHRONIZE CACHE. */
+  submit(io: ScsiIo, request: BlockRequest, ctl: CtlBackendServices): void {
+    this.#dispatcher.submit(io, request, ctl);
+  }
+
+  /**
+   * Changes the capacity of a regular file (`ftruncate`, up or down) and
+   * returns the new number of blocks. The caller then tells CTL
+   * (`ctl.lunCapacityChanged`) so initiators get a CAPACITY DATA HAS CHANGED
+   * unit attention. Not supported on block devices or read-only LUNs.
+   */
+  async resize(newSizeBytes: number): Promise<number> {
+    if (this.isBlockDevice) throw new UnsupportedOperationError('cannot resize a block device LUN');
+    if (this.readOnly) throw new UnsupportedOperationError('cannot resize a read-only LUN');
+    if (this.#shutdown) throw new BackendShutDownError();
+    requirePositiveInteger('size', newSizeBytes);
+    if (newSizeBytes % this.blockSize !== 0) {
+      throw new InvalidOptionError(`size ${newSizeBytes} is not a multiple of ${this.blockSize}`);
+    }
+    await this.#io.ftruncate(this.#fd, newSizeBytes);
+    this.#numBlocks = newSizeBytes / this.blockSize;
+    return this.#numBlocks;
+  }
+
+  /**
+   * `BackendLun.shutdown`: refuses new commands, waits for started ones (and
+   * IMMED flushes), then closes the descriptor. Buffers a frontend still
+   * references stay valid: they belong to the pool and return there at the
+   * last `kernDataRef(-1)`. Idempotent.
+   */
+  shutdown(): Promise<void> {
+    this.#shutdown ??= (async () => {
+      await this.#dispatcher.drain();
+      await this.#io.close(this.#fd);
+    })();
+    return this.#shutdown;
+  }
+}
