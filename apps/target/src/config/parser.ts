@@ -1,0 +1,543 @@
+/**
+ * Parser for the subset of FreeBSD's `ctl.conf(5)` block syntax this daemon
+ * implements (the analog of ctld's `parse.y` plus `conf_verify()`).
+ *
+ * What it does: reads the tokens of `lexer.ts` into drafts (`drafts.ts`),
+ * checking each statement's form and value and refusing duplicates, then
+ * hands them to `resolve.ts` for the cross-checks. Statements:
+ * - globals `debug`, `timeout`, `maxproc`, `pidfile`;
+ * - `portal-group NAME { listen; discovery-auth-group; discovery-filter;
+ *   offload; option; tag }`;
+ * - `target IQN { alias; auth-group; auth-type; portal-group NAME [AG];
+ *   lun N NAME | lun N { ... } }`;
+ * - `lun NAME { backend; path; size; blocksize; serial; device-id; ctl-lun;
+ *   device-type; option }`.
+ * Keywords ctld has but this daemon does not implement yet (auth-group
+ * sections, CHAP, initiator ACLs, redirect, iSNS, ...) are refused with a
+ * "not supported yet" error rather than ignored, so nothing runs with less
+ * protection than the file asks for. Like ctld's lexer, ctl.conf keywords
+ * are reserved words: a value spelled like one must be quoted.
+ *
+ * What it does not do: no cross-references or defaults (`resolve.ts`), no
+ * file I/O (`config.ts` reads the file), no opening of LUN files or
+ * sockets (`daemon.ts`), no UCL syntax.
+ */
+import { checkIscsiName, normalizeIscsiName } from '../iscsi-name.js';
+import type { ConfigDrafts, Draft, LunDraft, PortalGroupDraft, TargetDraft } from './drafts.js';
+import { ConfigError, ConfigErrorCode, type SourcePos } from './errors.js';
+import { tokenize, TokenType, type Token } from './lexer.js';
+import { listenKey, parseListenAddress } from './listen-address.js';
+import type { AuthPolicy, DaemonConfig, DiscoveryFilter } from './model.js';
+import { resolveConfig } from './resolve.js';
+import { parseCount, parseSize } from './size.js';
+
+/** Every keyword of ctld's lexer (token.l), reserved as in ctld. */
+const RESERVED = new Set([
+  'alias', 'auth-group', 'auth-type', 'backend', 'blocksize', 'chap', 'chap-mutual', 'ctl-lun', 'debug',
+  'device-id', 'device-type', 'discovery-auth-group', 'discovery-filter', 'dscp', 'foreign', 'initiator-name',
+  'initiator-portal', 'isns-period', 'isns-server', 'isns-timeout', 'listen', 'listen-iser', 'lun', 'maxproc',
+  'offload', 'option', 'path', 'pcp', 'pidfile', 'port', 'portal-group', 'redirect', 'serial', 'size', 'tag',
+  'target', 'timeout',
+]);
+
+/** Keywords of ctl.conf that are a later issue; refused with a clear message. */
+const UNSUPPORTED: Record<string, string> = {
+  'auth-group': 'auth-group sections (CHAP, initiator ACLs) are not supported yet; use the predefined "no-authentication"',
+  chap: 'CHAP authentication is not supported yet',
+  'chap-mutual': 'mutual CHAP authentication is not supported yet',
+  'initiator-name': 'initiator-name access lists are not supported yet',
+  'initiator-portal': 'initiator-portal access lists are not supported yet',
+  redirect: 'login redirection is not supported yet',
+  'isns-server': 'iSNS is not supported',
+  'isns-period': 'iSNS is not supported',
+  'isns-timeout': 'iSNS is not supported',
+  'listen-iser': 'iSER is not supported',
+  foreign: 'foreign portal groups are not supported yet',
+  dscp: 'DSCP marking is not supported yet',
+  pcp: 'PCP marking is not supported yet',
+  port: 'exporting a target through a physical CTL port is not supported',
+  'transport-group': 'NVMe over Fabrics is not supported',
+  controller: 'NVMe over Fabrics is not supported',
+};
+
+/** ctld's predefined auth groups (parse.y `conf_new`). */
+const PREDEFINED_AUTH_GROUPS: Record<string, AuthPolicy> = {
+  'no-authentication': 'none',
+  'no-access': 'deny',
+  default: 'deny',
+};
+
+const DISCOVERY_FILTERS = new Set<DiscoveryFilter>(['none', 'portal', 'portal-name', 'portal-name-auth']);
+
+/** ctld's MAX_LUNS: LUN numbers inside a target are 0..1023. */
+export const MAX_TARGET_LUNS = 1024;
+/** Largest alias / option value we accept (RFC 7143 §6.1 text value limit). */
+const MAX_TEXT_VALUE_BYTES = 255;
+
+
+function err(code: ConfigErrorCode, pos: SourcePos | null, message: string): ConfigError {
+  return new ConfigError(code, pos, message);
+}
+
+function describe(tok: Token | undefined): string {
+  if (tok === undefined) return 'end of file';
+  return tok.type === TokenType.String ? `"${tok.value}" (quoted)` : `"${tok.value}"`;
+}
+
+class Parser implements ConfigDrafts {
+  readonly #tokens: Token[];
+  readonly file: string;
+  #i = 0;
+
+  debug: Draft<number> | null = null;
+  timeout: Draft<number> | null = null;
+  maxproc: Draft<number> | null = null;
+  pidfile: Draft<string> | null = null;
+  readonly portalGroups = new Map<string, PortalGroupDraft>();
+  readonly targets: TargetDraft[] = [];
+  readonly luns = new Map<string, LunDraft>();
+
+  constructor(text: string, file: string) {
+    this.file = file;
+    this.#tokens = tokenize(text, file);
+  }
+
+  #eofPos(): SourcePos {
+    const last = this.#tokens[this.#tokens.length - 1];
+    return last?.pos ?? { file: this.file, line: 1, col: 1 };
+  }
+
+  #peek(): Token | undefined {
+    return this.#tokens[this.#i];
+  }
+
+  #next(): Token | undefined {
+    return this.#tokens[this.#i++];
+  }
+
+  /** A value token (word or quoted string) after keyword `kw`. */
+  #value(kw: Token, what: string): Token {
+    const tok = this.#peek();
+    if (tok === undefined || (tok.type !== TokenType.Word && tok.type !== TokenType.String)) {
+      throw err(ConfigErrorCode.Syntax, tok?.pos ?? kw.pos, `"${kw.value}" needs ${what}, found ${describe(tok)}`);
+    }
+    if (tok.type === TokenType.Word && RESERVED.has(tok.value)) {
+      throw err(
+        ConfigErrorCode.Syntax,
+        tok.pos,
+        `"${kw.value}" needs ${what}, found the keyword "${tok.value}" (quote it to use it as a value)`,
+      );
+    }
+    this.#i++;
+    return tok;
+  }
+
+  /** Like `#value`, but a reserved word is accepted too (for `auth-type chap`). */
+  #word(kw: Token, what: string): Token {
+    const tok = this.#peek();
+    if (tok?.type === TokenType.Word && RESERVED.has(tok.value)) {
+      this.#i++;
+      return tok;
+    }
+    return this.#value(kw, what);
+  }
+
+  /** An optional value: taken if the next token is a string or a non-keyword word. */
+  #optionalValue(): Token | null {
+    const tok = this.#peek();
+    if (tok === undefined) return null;
+    if (tok.type === TokenType.String || (tok.type === TokenType.Word && !RESERVED.has(tok.value))) {
+      this.#i++;
+      return tok;
+    }
+    return null;
+  }
+
+  #open(kw: Token, name: string): void {
+    const tok = this.#next();
+    if (tok?.type !== TokenType.Open) {
+      throw err(ConfigErrorCode.Syntax, tok?.pos ?? this.#eofPos(), `expected "{" after ${kw.value} "${name}", found ${describe(tok)}`);
+    }
+  }
+
+  /**
+   * Runs `entry` for each statement of a `{ ... }` block until its `}`.
+   * `opened` is the keyword that opened the block, for the error message.
+   */
+  #block(opened: Token, name: string, entry: (kw: Token) => void): void {
+    for (;;) {
+      const tok = this.#next();
+      if (tok === undefined) {
+        throw err(
+          ConfigErrorCode.Syntax,
+          this.#eofPos(),
+          `missing "}" to close ${opened.value} "${name}" opened at line ${opened.pos.line}`,
+        );
+      }
+      if (tok.type === TokenType.Close) return;
+      if (tok.type === TokenType.Semicolon) continue;
+      if (tok.type !== TokenType.Word) {
+        throw err(ConfigErrorCode.Syntax, tok.pos, `expected a keyword, found ${describe(tok)}`);
+      }
+      entry(tok);
+    }
+  }
+
+  #unsupportedOrUnknown(kw: Token, where: string): never {
+    const why = UNSUPPORTED[kw.value];
+    if (why !== undefined) throw err(ConfigErrorCode.Unsupported, kw.pos, `"${kw.value}": ${why}`);
+    throw err(ConfigErrorCode.UnknownKeyword, kw.pos, `unknown keyword "${kw.value}" ${where}`);
+  }
+
+  #once<T>(slot: Draft<T> | null, kw: Token): void {
+    if (slot !== null) {
+      throw err(ConfigErrorCode.Duplicate, kw.pos, `duplicate "${kw.value}" (already set at line ${slot.pos.line})`);
+    }
+  }
+
+  #count(kw: Token, what: string, min: number, max: number): Draft<number> {
+    const tok = this.#value(kw, what);
+    const n = parseCount(tok.value);
+    if (n === null || n < min || n > max) {
+      throw err(ConfigErrorCode.BadValue, tok.pos, `invalid ${kw.value} "${tok.value}": expected an integer from ${min} to ${max}`);
+    }
+    return { value: n, pos: tok.pos };
+  }
+
+  #authGroupName(tok: Token): AuthPolicy {
+    const policy = PREDEFINED_AUTH_GROUPS[tok.value];
+    if (policy === undefined) {
+      throw err(
+        ConfigErrorCode.UnknownReference,
+        tok.pos,
+        `unknown auth-group "${tok.value}" (auth-group sections are not supported yet; the predefined groups are "no-authentication", "no-access" and "default")`,
+      );
+    }
+    return policy;
+  }
+
+  #option(kw: Token, options: Map<string, Draft<string>>): void {
+    const name = this.#value(kw, 'an option name');
+    const value = this.#value(kw, `a value for option "${name.value}"`);
+    const prev = options.get(name.value);
+    if (prev !== undefined) {
+      throw err(ConfigErrorCode.Duplicate, name.pos, `duplicate option "${name.value}" (already set at line ${prev.pos.line})`);
+    }
+    if (Buffer.byteLength(value.value) > MAX_TEXT_VALUE_BYTES) {
+      throw err(ConfigErrorCode.BadValue, value.pos, `option "${name.value}": value longer than ${MAX_TEXT_VALUE_BYTES} bytes`);
+    }
+    options.set(name.value, { value: value.value, pos: name.pos });
+  }
+
+  parse(): void {
+    for (;;) {
+      const kw = this.#next();
+      if (kw === undefined) return;
+      if (kw.type === TokenType.Semicolon) continue;
+      if (kw.type !== TokenType.Word) {
+        throw err(ConfigErrorCode.Syntax, kw.pos, `expected a keyword, found ${describe(kw)}`);
+      }
+      switch (kw.value) {
+        case 'debug':
+          this.#once(this.debug, kw);
+          this.debug = this.#count(kw, 'a level', 0, 100);
+          break;
+        case 'timeout':
+          this.#once(this.timeout, kw);
+          this.timeout = this.#count(kw, 'a number of seconds', 0, 86_400);
+          break;
+        case 'maxproc':
+          this.#once(this.maxproc, kw);
+          this.maxproc = this.#count(kw, 'a number of concurrent logins', 1, 100_000);
+          break;
+        case 'pidfile': {
+          this.#once(this.pidfile, kw);
+          const tok = this.#value(kw, 'a path');
+          this.pidfile = { value: tok.value, pos: tok.pos };
+          break;
+        }
+        case 'portal-group':
+          this.#portalGroup(kw);
+          break;
+        case 'target':
+          this.#target(kw);
+          break;
+        case 'lun': {
+          const name = this.#value(kw, 'a LUN name');
+          const prev = this.luns.get(name.value);
+          if (prev !== undefined) {
+            throw err(ConfigErrorCode.Duplicate, name.pos, `duplicate lun "${name.value}" (first defined at line ${prev.pos.line})`);
+          }
+          this.luns.set(name.value, this.#lunBody(kw, name.value, kw.pos));
+          break;
+        }
+        default:
+          this.#unsupportedOrUnknown(kw, 'at top level');
+      }
+    }
+  }
+
+  #portalGroup(kw: Token): void {
+    const name = this.#value(kw, 'a portal group name');
+    const prev = this.portalGroups.get(name.value);
+    if (prev !== undefined) {
+      throw err(ConfigErrorCode.Duplicate, name.pos, `duplicate portal-group "${name.value}" (first defined at line ${prev.pos.line})`);
+    }
+    const pg: PortalGroupDraft = {
+      name: name.value,
+      pos: kw.pos,
+      tag: null,
+      listen: [],
+      discoveryAuth: null,
+      discoveryFilter: null,
+      offload: null,
+      options: new Map(),
+      implicit: false,
+    };
+    this.portalGroups.set(name.value, pg);
+    this.#open(kw, name.value);
+    this.#block(kw, name.value, (k) => {
+      switch (k.value) {
+        case 'listen': {
+          const tok = this.#value(k, 'an address');
+          const addr = parseListenAddress(tok.value);
+          if (typeof addr === 'string') throw err(ConfigErrorCode.BadValue, tok.pos, addr);
+          const dup = pg.listen.find((l) => listenKey(l.value) === listenKey(addr));
+          if (dup !== undefined) {
+            throw err(ConfigErrorCode.Duplicate, tok.pos, `duplicate listen "${tok.value}" (already at line ${dup.pos.line})`);
+          }
+          pg.listen.push({ value: addr, pos: tok.pos });
+          break;
+        }
+        case 'discovery-auth-group': {
+          this.#once(pg.discoveryAuth, k);
+          const tok = this.#value(k, 'an auth-group name');
+          pg.discoveryAuth = { value: this.#authGroupName(tok), pos: tok.pos };
+          break;
+        }
+        case 'discovery-filter': {
+          this.#once(pg.discoveryFilter, k);
+          const tok = this.#value(k, 'a filter');
+          if (!DISCOVERY_FILTERS.has(tok.value as DiscoveryFilter)) {
+            throw err(
+              ConfigErrorCode.BadValue,
+              tok.pos,
+              `invalid discovery-filter "${tok.value}": expected none, portal, portal-name or portal-name-auth`,
+            );
+          }
+          pg.discoveryFilter = { value: tok.value as DiscoveryFilter, pos: tok.pos };
+          break;
+        }
+        case 'offload': {
+          this.#once(pg.offload, k);
+          const tok = this.#value(k, 'an ICL driver name');
+          pg.offload = { value: tok.value, pos: tok.pos };
+          break;
+        }
+        case 'option':
+          this.#option(k, pg.options);
+          break;
+        case 'tag':
+          this.#once(pg.tag, k);
+          pg.tag = this.#count(k, 'a portal group tag', 0, 0xffff);
+          break;
+        default:
+          this.#unsupportedOrUnknown(k, `in portal-group "${pg.name}"`);
+      }
+    });
+  }
+
+  #target(kw: Token): void {
+    const name = this.#value(kw, 'a target name');
+    const check = checkIscsiName(name.value);
+    if (check.error !== null) throw err(ConfigErrorCode.BadValue, name.pos, `invalid target name "${name.value}": ${check.error}`);
+    const norm = normalizeIscsiName(name.value);
+    const prev = this.targets.find((t) => normalizeIscsiName(t.name) === norm);
+    if (prev !== undefined) {
+      throw err(ConfigErrorCode.Duplicate, name.pos, `duplicate target "${name.value}" (first defined at line ${prev.pos.line})`);
+    }
+    const t: TargetDraft = {
+      name: name.value,
+      pos: name.pos,
+      alias: null,
+      authGroup: null,
+      authType: null,
+      portalGroups: [],
+      luns: new Map(),
+    };
+    this.targets.push(t);
+    this.#open(kw, name.value);
+    this.#block(kw, name.value, (k) => {
+      switch (k.value) {
+        case 'alias': {
+          this.#once(t.alias, k);
+          const tok = this.#value(k, 'an alias');
+          if (Buffer.byteLength(tok.value) > MAX_TEXT_VALUE_BYTES) {
+            throw err(ConfigErrorCode.BadValue, tok.pos, `alias longer than ${MAX_TEXT_VALUE_BYTES} bytes`);
+          }
+          t.alias = { value: tok.value, pos: tok.pos };
+          break;
+        }
+        case 'auth-group': {
+          this.#once(t.authGroup, k);
+          if (t.authType !== null) {
+            throw err(ConfigErrorCode.Duplicate, k.pos, `cannot use both auth-group and auth-type (auth-type at line ${t.authType.pos.line})`);
+          }
+          const tok = this.#value(k, 'an auth-group name');
+          t.authGroup = { value: this.#authGroupName(tok), pos: tok.pos };
+          break;
+        }
+        case 'auth-type': {
+          this.#once(t.authType, k);
+          if (t.authGroup !== null) {
+            throw err(ConfigErrorCode.Duplicate, k.pos, `cannot use both auth-group and auth-type (auth-group at line ${t.authGroup.pos.line})`);
+          }
+          const tok = this.#word(k, 'an authentication type');
+          let policy: AuthPolicy;
+          if (tok.value === 'none') policy = 'none';
+          else if (tok.value === 'deny') policy = 'deny';
+          else if (tok.value === 'chap' || tok.value === 'chap-mutual') {
+            throw err(ConfigErrorCode.Unsupported, tok.pos, `auth-type "${tok.value}": CHAP authentication is not supported yet`);
+          } else {
+            throw err(ConfigErrorCode.BadValue, tok.pos, `invalid auth-type "${tok.value}": expected none, deny, chap or chap-mutual`);
+          }
+          t.authType = { value: policy, pos: tok.pos };
+          break;
+        }
+        case 'portal-group': {
+          const pgName = this.#value(k, 'a portal group name');
+          const agTok = this.#optionalValue();
+          const auth = agTok === null ? null : this.#authGroupName(agTok);
+          const dup = t.portalGroups.find((p) => p.value.name === pgName.value);
+          if (dup !== undefined) {
+            throw err(ConfigErrorCode.Duplicate, pgName.pos, `duplicate portal-group "${pgName.value}" (already at line ${dup.pos.line})`);
+          }
+          t.portalGroups.push({ value: { name: pgName.value, auth }, pos: pgName.pos });
+          break;
+        }
+        case 'lun': {
+          const numTok = this.#value(k, 'a LUN number');
+          const n = parseCount(numTok.value);
+          if (n === null || n >= MAX_TARGET_LUNS) {
+            throw err(ConfigErrorCode.BadValue, numTok.pos, `invalid LUN number "${numTok.value}": expected 0 to ${MAX_TARGET_LUNS - 1}`);
+          }
+          const dup = t.luns.get(n);
+          if (dup !== undefined) {
+            throw err(ConfigErrorCode.Duplicate, numTok.pos, `duplicate lun ${n} (already at line ${dup.pos.line})`);
+          }
+          if (this.#peek()?.type === TokenType.Open) {
+            t.luns.set(n, { value: this.#lunBody(k, `${t.name},lun,${n}`, numTok.pos), pos: numTok.pos });
+          } else {
+            const ref = this.#value(k, 'a LUN name or "{"');
+            t.luns.set(n, { value: ref.value, pos: ref.pos });
+          }
+          break;
+        }
+        default:
+          this.#unsupportedOrUnknown(k, `in target "${t.name}"`);
+      }
+    });
+  }
+
+  /** Parses `{ ... }` of a LUN (the name was already read). */
+  #lunBody(kw: Token, name: string, pos: SourcePos): LunDraft {
+    const lun: LunDraft = {
+      name,
+      pos,
+      backend: null,
+      path: null,
+      size: null,
+      blockSize: null,
+      serial: null,
+      deviceId: null,
+      ctlLun: null,
+      options: new Map(),
+    };
+    this.#open(kw, name);
+    this.#block(kw, name, (k) => {
+      switch (k.value) {
+        case 'backend': {
+          this.#once(lun.backend, k);
+          const tok = this.#value(k, 'a backend name');
+          if (tok.value !== 'block' && tok.value !== 'ramdisk') {
+            throw err(ConfigErrorCode.BadValue, tok.pos, `invalid backend "${tok.value}": expected block or ramdisk`);
+          }
+          lun.backend = { value: tok.value, pos: tok.pos };
+          break;
+        }
+        case 'path': {
+          this.#once(lun.path, k);
+          const tok = this.#value(k, 'a path');
+          if (tok.value === '') throw err(ConfigErrorCode.BadValue, tok.pos, 'empty path');
+          lun.path = { value: tok.value, pos: tok.pos };
+          break;
+        }
+        case 'size': {
+          this.#once(lun.size, k);
+          const tok = this.#value(k, 'a size');
+          const size = parseSize(tok.value);
+          if (size === null || size === 0) {
+            throw err(ConfigErrorCode.BadValue, tok.pos, `invalid size "${tok.value}": expected a positive number of bytes with an optional K, M, G, T, P or E suffix`);
+          }
+          lun.size = { value: size, pos: tok.pos };
+          break;
+        }
+        case 'blocksize': {
+          this.#once(lun.blockSize, k);
+          const tok = this.#value(k, 'a block size');
+          const bs = parseSize(tok.value);
+          if (bs === null || bs < 512 || bs > 65536 || (bs & (bs - 1)) !== 0) {
+            throw err(ConfigErrorCode.BadValue, tok.pos, `invalid blocksize "${tok.value}": expected a power of two from 512 to 65536`);
+          }
+          lun.blockSize = { value: bs, pos: tok.pos };
+          break;
+        }
+        case 'serial': {
+          this.#once(lun.serial, k);
+          const tok = this.#value(k, 'a serial number');
+          if (!/^[\x21-\x7e]{1,64}$/.test(tok.value)) {
+            throw err(ConfigErrorCode.BadValue, tok.pos, `invalid serial "${tok.value}": expected 1-64 printable ASCII characters without blanks`);
+          }
+          lun.serial = { value: tok.value, pos: tok.pos };
+          break;
+        }
+        case 'device-id': {
+          this.#once(lun.deviceId, k);
+          const tok = this.#value(k, 'a device id');
+          if (!/^[\x20-\x7e]{1,64}$/.test(tok.value)) {
+            throw err(ConfigErrorCode.BadValue, tok.pos, `invalid device-id "${tok.value}": expected 1-64 printable ASCII characters`);
+          }
+          lun.deviceId = { value: tok.value, pos: tok.pos };
+          break;
+        }
+        case 'ctl-lun':
+          this.#once(lun.ctlLun, k);
+          lun.ctlLun = this.#count(k, 'a CTL LUN id', 0, MAX_TARGET_LUNS - 1);
+          break;
+        case 'device-type': {
+          const tok = this.#value(k, 'a device type');
+          if (!['disk', 'direct', '0'].includes(tok.value)) {
+            throw err(ConfigErrorCode.Unsupported, tok.pos, `device-type "${tok.value}": only disk (0) is supported`);
+          }
+          break;
+        }
+        case 'option':
+          this.#option(k, lun.options);
+          break;
+        default:
+          this.#unsupportedOrUnknown(k, `in lun "${name}"`);
+      }
+    });
+    return lun;
+  }
+}
+
+/**
+ * Parses and checks a whole configuration. `file` is used in messages.
+ * Throws `ConfigError` on the first problem.
+ */
+export function parseConfig(text: string, file: string): DaemonConfig {
+  const p = new Parser(text, file);
+  p.parse();
+  return resolveConfig(p);
+}

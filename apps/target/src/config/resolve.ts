@@ -1,0 +1,274 @@
+/**
+ * Resolution and checks of a parsed configuration (the analog of ctld's
+ * `conf_verify()`): drafts → an immutable `DaemonConfig`.
+ *
+ * What it does: adds ctld's implicit `default` portal group (0.0.0.0:3260
+ * and [::]:3260, discovery denied) unless the file defines one; assigns
+ * portal group tags (explicit ones must be unique; the rest from 1
+ * upwards); resolves targets' portal-group and LUN references; applies
+ * defaults (a target without auth-group/auth-type denies logins, like
+ * ctld's predefined auth group `default`); checks LUNs (backend needs,
+ * size a multiple of the block size, known options) and uniqueness across
+ * the file (one LUN per path, one CTL LUN id, one portal group per listen
+ * address); collects warnings (unused LUNs and portal groups, ignored
+ * options, odd names). Portal groups that serve no target keep no listen
+ * addresses: they do not listen, as in ctld.
+ *
+ * What it does not do: no file I/O, no parsing (`parser.ts`).
+ */
+import { checkIscsiName } from '../iscsi-name.js';
+import type { ConfigDrafts, LunDraft, PortalGroupDraft } from './drafts.js';
+import { ConfigError, ConfigErrorCode, formatPos, type SourcePos } from './errors.js';
+import { listenKey, parseListenAddress, type ListenAddress } from './listen-address.js';
+import {
+  CONFIG_DEFAULTS,
+  type AuthPolicy,
+  type DaemonConfig,
+  type LunConfig,
+  type PortalGroupConfig,
+  type TargetConfig,
+  type TargetPortalGroupRef,
+} from './model.js';
+import { parseCount, parseSize } from './size.js';
+
+function err(code: ConfigErrorCode, pos: SourcePos | null, message: string): ConfigError {
+  return new ConfigError(code, pos, message);
+}
+
+/** Backend options this daemon understands, with their value checks (null = ok). */
+export const KNOWN_LUN_OPTIONS: Record<string, (v: string) => string | null> = {
+  vendor: (v) => (/^[\x20-\x7e]{1,8}$/.test(v) ? null : 'expected 1-8 printable ASCII characters'),
+  product: (v) => (/^[\x20-\x7e]{1,16}$/.test(v) ? null : 'expected 1-16 printable ASCII characters'),
+  revision: (v) => (/^[\x20-\x7e]{1,4}$/.test(v) ? null : 'expected 1-4 printable ASCII characters'),
+  readonly: (v) => (v === 'on' || v === 'off' ? null : 'expected "on" or "off"'),
+  writecache: (v) => (v === 'on' || v === 'off' ? null : 'expected "on" or "off"'),
+  naa: (v) => (/^(0x)?[0-9a-fA-F]{16}$/.test(v) ? null : 'expected 16 hex digits'),
+  pblocksize: (v) => {
+    const n = parseSize(v);
+    return n !== null && n >= 512 && (n & (n - 1)) === 0 ? null : 'expected a power of two of at least 512';
+  },
+  rpm: (v) => {
+    const n = parseCount(v);
+    return n !== null && n <= 0xffff ? null : 'expected 0 to 65535 (1 = non-rotating)';
+  },
+};
+
+/** Turns a LUN draft into a checked `LunConfig`. */
+function resolveLun(d: LunDraft, warnings: string[]): LunConfig {
+  const backend = d.backend?.value ?? 'block';
+  const blockSize = d.blockSize?.value ?? CONFIG_DEFAULTS.blockSize;
+  if (backend === 'block' && d.path === null) {
+    throw err(ConfigErrorCode.Missing, d.pos, `lun "${d.name}": backend block needs a "path"`);
+  }
+  if (backend === 'ramdisk') {
+    if (d.size === null) throw err(ConfigErrorCode.Missing, d.pos, `lun "${d.name}": backend ramdisk needs a "size"`);
+    if (d.path !== null) warnings.push(`${formatPos(d.path.pos)}: lun "${d.name}": "path" is ignored by backend ramdisk`);
+  }
+  if (d.size !== null && d.size.value % blockSize !== 0) {
+    throw err(ConfigErrorCode.BadValue, d.size.pos, `lun "${d.name}": size ${d.size.value} is not a multiple of the block size ${blockSize}`);
+  }
+  const options = new Map<string, string>();
+  for (const [name, opt] of d.options) {
+    const check = KNOWN_LUN_OPTIONS[name];
+    if (check === undefined) {
+      warnings.push(`${formatPos(opt.pos)}: lun "${d.name}": option "${name}" is not known to this daemon and is ignored`);
+      continue;
+    }
+    const problem = check(opt.value);
+    if (problem !== null) throw err(ConfigErrorCode.BadValue, opt.pos, `lun "${d.name}": option ${name} "${opt.value}": ${problem}`);
+    options.set(name, opt.value);
+  }
+  return {
+    name: d.name,
+    backend,
+    path: backend === 'block' ? d.path!.value : null,
+    size: d.size?.value ?? null,
+    blockSize,
+    serial: d.serial?.value ?? null,
+    deviceId: d.deviceId?.value ?? null,
+    ctlLun: d.ctlLun?.value ?? null,
+    options,
+    create: false,
+    pos: d.pos,
+  };
+}
+
+/**
+ * Resolves and checks drafts into a configuration. Throws `ConfigError` on
+ * the first problem.
+ */
+export function resolveConfig(p: ConfigDrafts): DaemonConfig {
+  const file = p.file;
+  const warnings: string[] = [];
+
+  // ctld's implicit "default" portal group: every address, discovery denied.
+  if (!p.portalGroups.has('default')) {
+    const pos = { file, line: 0, col: 0 };
+    p.portalGroups.set('default', {
+      name: 'default',
+      pos,
+      tag: null,
+      listen: [
+        { value: parseListenAddress('0.0.0.0') as ListenAddress, pos },
+        { value: parseListenAddress('[::]') as ListenAddress, pos },
+      ],
+      discoveryAuth: null,
+      discoveryFilter: null,
+      offload: null,
+      options: new Map(),
+      implicit: true,
+    });
+  }
+
+  // Portal group tags: explicit ones unique, the rest assigned from 1 upwards.
+  const usedTags = new Map<number, PortalGroupDraft>();
+  for (const pg of p.portalGroups.values()) {
+    if (pg.tag === null) continue;
+    const other = usedTags.get(pg.tag.value);
+    if (other !== undefined) {
+      throw err(ConfigErrorCode.Duplicate, pg.tag.pos, `portal-group "${pg.name}": tag ${pg.tag.value} is already used by portal-group "${other.name}"`);
+    }
+    usedTags.set(pg.tag.value, pg);
+  }
+  let nextTag = 1;
+  const tags = new Map<string, number>();
+  for (const pg of p.portalGroups.values()) {
+    if (pg.tag !== null) {
+      tags.set(pg.name, pg.tag.value);
+      continue;
+    }
+    while (usedTags.has(nextTag)) nextTag++;
+    usedTags.set(nextTag, pg);
+    tags.set(pg.name, nextTag);
+  }
+
+  // LUNs: named ones once, inline ones per target.
+  const luns = new Map<string, LunConfig>();
+  for (const d of p.luns.values()) luns.set(d.name, resolveLun(d, warnings));
+  const usedLuns = new Set<string>();
+
+  const assigned = new Set<string>();
+  const targets: TargetConfig[] = [];
+  for (const t of p.targets) {
+    const check = checkIscsiName(t.name);
+    if (check.warning !== null) warnings.push(`${formatPos(t.pos)}: target ${check.warning}`);
+    const refs: TargetPortalGroupRef[] = [];
+    const pgRefs = t.portalGroups.length > 0 ? t.portalGroups : [{ value: { name: 'default', auth: null }, pos: t.pos }];
+    for (const r of pgRefs) {
+      if (!p.portalGroups.has(r.value.name)) {
+        throw err(ConfigErrorCode.UnknownReference, r.pos, `target "${t.name}": unknown portal-group "${r.value.name}"`);
+      }
+      assigned.add(r.value.name);
+      refs.push({ portalGroup: r.value.name, auth: r.value.auth });
+    }
+    let auth: AuthPolicy;
+    if (t.authGroup !== null) auth = t.authGroup.value;
+    else if (t.authType !== null) auth = t.authType.value;
+    else {
+      auth = 'deny';
+      if (refs.every((r) => r.auth === null)) {
+        warnings.push(
+          `${formatPos(t.pos)}: target "${t.name}" has no auth-group or auth-type; like ctld's predefined auth-group "default", every login will be refused (add "auth-group no-authentication")`,
+        );
+      }
+    }
+    const tLuns = new Map<number, LunConfig>();
+    for (const [n, l] of t.luns) {
+      if (typeof l.value === 'string') {
+        const lun = luns.get(l.value);
+        if (lun === undefined) throw err(ConfigErrorCode.UnknownReference, l.pos, `target "${t.name}": unknown lun "${l.value}"`);
+        usedLuns.add(lun.name);
+        tLuns.set(n, lun);
+      } else {
+        const lun = resolveLun(l.value, warnings);
+        luns.set(lun.name, lun);
+        usedLuns.add(lun.name);
+        tLuns.set(n, lun);
+      }
+    }
+    if (tLuns.size === 0) warnings.push(`${formatPos(t.pos)}: target "${t.name}" has no LUNs`);
+    targets.push({
+      name: t.name,
+      alias: t.alias?.value ?? null,
+      auth,
+      portalGroups: refs,
+      luns: tLuns,
+      pos: t.pos,
+    });
+  }
+
+  for (const lun of luns.values()) {
+    if (!usedLuns.has(lun.name)) warnings.push(`${formatPos(lun.pos)}: lun "${lun.name}" is not used by any target and will not be opened`);
+  }
+
+  // One LUN per backing file, one CTL LUN id per LUN.
+  const paths = new Map<string, LunConfig>();
+  const ctlIds = new Map<number, LunConfig>();
+  for (const lun of luns.values()) {
+    if (!usedLuns.has(lun.name)) continue;
+    if (lun.path !== null) {
+      const other = paths.get(lun.path);
+      if (other !== undefined) {
+        throw err(ConfigErrorCode.Duplicate, lun.pos, `lun "${lun.name}": path "${lun.path}" is already used by lun "${other.name}"`);
+      }
+      paths.set(lun.path, lun);
+    }
+    if (lun.ctlLun !== null) {
+      const other = ctlIds.get(lun.ctlLun);
+      if (other !== undefined) {
+        throw err(ConfigErrorCode.Duplicate, lun.pos, `lun "${lun.name}": ctl-lun ${lun.ctlLun} is already used by lun "${other.name}"`);
+      }
+      ctlIds.set(lun.ctlLun, lun);
+    }
+  }
+
+  // Portal groups; only those serving a target listen (ctld does the same).
+  const portalGroups = new Map<string, PortalGroupConfig>();
+  const listening = new Map<string, { pg: string; pos: SourcePos }>();
+  for (const pg of p.portalGroups.values()) {
+    if (!assigned.has(pg.name)) {
+      if (!pg.implicit) warnings.push(`${formatPos(pg.pos)}: portal-group "${pg.name}" is not used by any target and will not listen`);
+    } else {
+      if (pg.listen.length === 0) warnings.push(`${formatPos(pg.pos)}: portal-group "${pg.name}" has no listen address`);
+      for (const l of pg.listen) {
+        const key = listenKey(l.value);
+        const other = listening.get(key);
+        if (other !== undefined) {
+          // The implicit "default" group has no position of its own: point at the explicit listen.
+          const at = pg.implicit ? other.pos : l.pos;
+          const [a, b] = pg.implicit ? [other.pg, pg.name] : [pg.name, other.pg];
+          throw err(ConfigErrorCode.Duplicate, at, `portal-group "${a}": ${key} is already used by portal-group "${b}"`);
+        }
+        listening.set(key, { pg: pg.name, pos: l.pos });
+      }
+    }
+    const options = new Map<string, string>();
+    for (const [k, v] of pg.options) {
+      options.set(k, v.value);
+      warnings.push(`${formatPos(v.pos)}: portal-group "${pg.name}": option "${k}" is ignored (no CTL port options are implemented yet)`);
+    }
+    portalGroups.set(pg.name, {
+      name: pg.name,
+      tag: tags.get(pg.name)!,
+      listen: assigned.has(pg.name) ? pg.listen.map((l) => l.value) : [],
+      discoveryAuth: pg.discoveryAuth?.value ?? 'deny',
+      discoveryFilter: pg.discoveryFilter?.value ?? 'none',
+      offload: pg.offload?.value ?? 'none',
+      options,
+      pos: pg.pos,
+    });
+  }
+  if (targets.length === 0) warnings.push(`${file}: no targets are defined; the daemon will serve nothing`);
+
+  return {
+    source: file,
+    debug: p.debug?.value ?? 0,
+    timeout: p.timeout?.value ?? CONFIG_DEFAULTS.timeout,
+    maxproc: p.maxproc?.value ?? CONFIG_DEFAULTS.maxproc,
+    pidfile: p.pidfile?.value ?? null,
+    portalGroups,
+    targets,
+    luns,
+    warnings,
+  };
+}

@@ -1,0 +1,262 @@
+/**
+ * The `iscsi-target` command line (ctld(8) analog).
+ *
+ * What it does: parses the options with `node:util` `parseArgs`; loads the
+ * configuration (`-f FILE`, or the embedded default with `-d`/`-l`);
+ * `--check` validates it — syntax, references, LUN files, ICL drivers —
+ * and exits 0 or 1; otherwise starts a `TargetDaemon`, logs with pino what
+ * it serves, stops gracefully on SIGINT/SIGTERM (exit 0; a second signal
+ * exits at once with 1), ignores SIGHUP (reload is a later issue) and logs,
+ * rather than dies of, exceptions escaping a session. Sets
+ * `UV_THREADPOOL_SIZE` (if unset) before the first asynchronous file
+ * operation, since libuv sizes its threadpool on first use.
+ *
+ * Exit status: 0 success, 1 configuration or start-up error, 2 usage error.
+ *
+ * What it does not do: no daemonizing (run it under a service manager), no
+ * privilege dropping.
+ */
+import { mkdir, stat } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import type { Level } from 'pino';
+import { ConfigError, embeddedConfig, loadConfigFile, type DaemonConfig } from './config.js';
+import { TargetDaemon } from './daemon.js';
+import { createLogger, LOG_LEVELS } from './logger.js';
+
+/** Default libuv threadpool size for the file backends (libuv's own default is 4). */
+export const DEFAULT_UV_THREADPOOL_SIZE = '16';
+
+export const USAGE = `Usage: iscsi-target [options]
+
+Serves disks over iSCSI. Without -f, serves the embedded default: target
+iqn.2026-11.org.nodejs-iscsi:target0 with LUN 0 = <data-dir>/lun0.img
+(1 GiB, created sparse), on 127.0.0.1:3260, no authentication.
+
+Options:
+  -f, --config FILE       configuration in ctl.conf(5) syntax
+  -d, --data-dir DIR      directory of the embedded default's LUN file (default: ./data;
+                          ignored with -f)
+  -l, --listen ADDR:PORT  listen address of the embedded default (repeatable;
+                          IPv6 as [ADDR]:PORT; default 127.0.0.1:3260; ignored with -f)
+      --copy              copy payload between buffers (for comparison)
+      --no-copy           zero-copy data path (the default)
+      --check             validate the configuration and exit (0 = valid)
+      --log-level LEVEL   fatal, error, warn, info, debug or trace
+                          (default: info, or from "debug N" in the file)
+  -h, --help              show this help
+  -V, --version           show the version
+`;
+
+export interface CliOptions {
+  readonly config: string | null;
+  readonly dataDir: string;
+  readonly listen: readonly string[];
+  readonly noCopy: boolean;
+  readonly check: boolean;
+  readonly logLevel: Level | null;
+  /** Options that were given but do not apply (printed to stderr). */
+  readonly warnings: readonly string[];
+}
+
+export type CliCommand =
+  | { readonly kind: 'help' }
+  | { readonly kind: 'version' }
+  | { readonly kind: 'run'; readonly options: CliOptions }
+  | { readonly kind: 'usage-error'; readonly message: string };
+
+/** Parses the arguments (without `node` and the script). Pure. */
+export function parseCli(argv: readonly string[], cwd = process.cwd()): CliCommand {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      strict: true,
+      allowPositionals: false,
+      options: {
+        config: { type: 'string', short: 'f' },
+        'data-dir': { type: 'string', short: 'd' },
+        listen: { type: 'string', short: 'l', multiple: true },
+        copy: { type: 'boolean' },
+        'no-copy': { type: 'boolean' },
+        check: { type: 'boolean' },
+        'log-level': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean', short: 'V' },
+      },
+    }));
+  } catch (e) {
+    return { kind: 'usage-error', message: (e as Error).message };
+  }
+  if (values.help === true) return { kind: 'help' };
+  if (values.version === true) return { kind: 'version' };
+  if (values.copy === true && values['no-copy'] === true) {
+    return { kind: 'usage-error', message: '--copy and --no-copy are mutually exclusive' };
+  }
+  const listen = values.listen ?? [];
+  const warnings: string[] = [];
+  if (values.config !== undefined && listen.length > 0) {
+    warnings.push('--listen applies to the embedded default only and is ignored with -f (listen addresses are in the configuration file)');
+  }
+  if (values.config !== undefined && values['data-dir'] !== undefined) {
+    warnings.push('--data-dir applies to the embedded default only and is ignored with -f (LUN paths are in the configuration file)');
+  }
+  const level = values['log-level'];
+  if (level !== undefined && !LOG_LEVELS.includes(level as Level)) {
+    return { kind: 'usage-error', message: `invalid --log-level "${level}" (expected ${LOG_LEVELS.join(', ')})` };
+  }
+  return {
+    kind: 'run',
+    options: {
+      config: values.config === undefined ? null : resolve(cwd, values.config),
+      dataDir: resolve(cwd, values['data-dir'] ?? 'data'),
+      listen: values.config === undefined ? listen : [],
+      warnings,
+      noCopy: values.copy !== true,
+      check: values.check === true,
+      logLevel: (level as Level | undefined) ?? null,
+    },
+  };
+}
+
+/** The package version, read from package.json next to `src/` or `dist/`. */
+export function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: string };
+  return pkg.version ?? '0.0.0';
+}
+
+/** Loads the configuration the options ask for. Throws `ConfigError`. */
+export async function loadConfiguration(o: CliOptions): Promise<DaemonConfig> {
+  if (o.config !== null) return loadConfigFile(o.config);
+  return embeddedConfig({ dataDir: o.dataDir, listen: o.listen });
+}
+
+/**
+ * `--check`: problems beyond the file itself — LUN files that do not
+ * exist (and will not be created), unknown ICL drivers. Returns messages.
+ */
+export async function checkConfiguration(config: DaemonConfig, knownDrivers: readonly string[]): Promise<string[]> {
+  const problems: string[] = [];
+  for (const lun of config.luns.values()) {
+    if (lun.backend !== 'block' || lun.create || lun.path === null) continue;
+    try {
+      await stat(lun.path);
+    } catch (e) {
+      const pos = lun.pos.line > 0 ? `${lun.pos.file}:${lun.pos.line}:${lun.pos.col}: ` : '';
+      problems.push(`${pos}lun "${lun.name}": ${lun.path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+  }
+  const known = new Set(knownDrivers.map((d) => d.toLowerCase()));
+  for (const pg of config.portalGroups.values()) {
+    if (pg.listen.length > 0 && !known.has(pg.offload.toLowerCase())) {
+      problems.push(`${pg.pos.file}:${pg.pos.line}:${pg.pos.col}: portal-group "${pg.name}": ICL driver "${pg.offload}" is not available`);
+    }
+  }
+  return problems;
+}
+
+function levelOf(o: CliOptions, config: DaemonConfig): Level {
+  if (o.logLevel !== null) return o.logLevel;
+  return config.debug >= 2 ? 'trace' : config.debug === 1 ? 'debug' : 'info';
+}
+
+/** Runs the command line; resolves with the exit status once the daemon stopped (or at once). */
+export async function runCli(argv: readonly string[] = process.argv.slice(2)): Promise<number> {
+  // Before any asynchronous fs call: libuv reads it when it creates the threadpool.
+  process.env.UV_THREADPOOL_SIZE ??= DEFAULT_UV_THREADPOOL_SIZE;
+  const cmd = parseCli(argv);
+  switch (cmd.kind) {
+    case 'help':
+      process.stdout.write(USAGE);
+      return 0;
+    case 'version':
+      process.stdout.write(`iscsi-target ${version()}\n`);
+      return 0;
+    case 'usage-error':
+      process.stderr.write(`iscsi-target: ${cmd.message}\n\n${USAGE}`);
+      return 2;
+    case 'run':
+      break;
+  }
+  const o = cmd.options;
+  for (const w of o.warnings) process.stderr.write(`iscsi-target: warning: ${w}\n`);
+  let config: DaemonConfig;
+  try {
+    config = await loadConfiguration(o);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`iscsi-target: ${e.message}\n`);
+      return 1;
+    }
+    throw e;
+  }
+
+  if (o.check) {
+    for (const w of config.warnings) process.stderr.write(`iscsi-target: warning: ${w}\n`);
+    const daemon = new TargetDaemon(config);
+    const problems = await checkConfiguration(config, daemon.registry.names());
+    for (const p of problems) process.stderr.write(`iscsi-target: ${p}\n`);
+    if (problems.length > 0) return 1;
+    const portals = [...config.portalGroups.values()].reduce((n, pg) => n + pg.listen.length, 0);
+    process.stdout.write(`iscsi-target: ${config.source}: OK (${config.targets.length} targets, ${config.luns.size} LUNs, ${portals} portals)\n`);
+    return 0;
+  }
+
+  const logger = createLogger({ level: levelOf(o, config) });
+  // Sessions are isolated (session-guard.ts); anything still escaping is logged, not fatal.
+  process.on('uncaughtException', (err) => logger.error({ err }, 'uncaught exception (the daemon keeps running)'));
+  process.on('unhandledRejection', (err) => logger.error({ err }, 'unhandled rejection (the daemon keeps running)'));
+
+  if (config.source === '<embedded default>') await mkdir(o.dataDir, { recursive: true });
+  const daemon = new TargetDaemon(config, { logger, noCopy: o.noCopy });
+  logger.info(
+    { version: version(), config: config.source, noCopy: o.noCopy, uvThreadpoolSize: process.env.UV_THREADPOOL_SIZE, node: process.version },
+    `iscsi-target ${version()} starting (${config.source})`,
+  );
+  try {
+    await daemon.start();
+  } catch (e) {
+    logger.error({ err: e }, `cannot start: ${(e as Error).message}`);
+    return 1;
+  }
+  logger.info({ targets: config.targets.length, portals: daemon.portals().length }, 'ready');
+
+  return new Promise<number>((resolveExit) => {
+    let stopping = false;
+    const onSignal = (signal: NodeJS.Signals): void => {
+      if (stopping) {
+        logger.warn({ signal }, 'second signal: exiting now');
+        resolveExit(1);
+        return;
+      }
+      stopping = true;
+      logger.info({ signal }, `${signal}: shutting down`);
+      daemon.stop().then(
+        () => resolveExit(0),
+        (e: unknown) => {
+          logger.error({ err: e }, 'error while stopping');
+          resolveExit(1);
+        },
+      );
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    process.on('SIGHUP', () => logger.warn({}, 'SIGHUP: configuration reload is not supported yet; ignored'));
+  });
+}
+
+/** Entry point for the `bin` and for `node dist/main.js`: runs and exits. */
+export function cli(): void {
+  runCli().then(
+    (code) => process.exit(code),
+    (e: unknown) => {
+      process.stderr.write(`iscsi-target: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+      process.exit(1);
+    },
+  );
+}
+
+// `node dist/main.js ...` runs the CLI; importing the module (the bin, tests) does not.
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) cli();
