@@ -25,8 +25,6 @@ import { SenseKey, type AscAscq } from './scsi-proto.js';
 export interface CscdDescriptor {
   /** Offset of the descriptor in the parameter list (for field pointers). */
   readonly offset: number;
-  /** NUL bit: a null device (never accessed). */
-  readonly nul: boolean;
   readonly codeSet: number;
   readonly association: number;
   readonly designatorType: number;
@@ -170,8 +168,8 @@ function parseCscd(data: Buffer, off: number, end: number): CscdDescriptor | Par
   if (type !== TpcDescriptorType.IdentificationCscd) return err(TpcAsc.UnsupportedTargetDescriptorTypeCode, off);
   if (off + CSCD_DESCRIPTOR_SIZE > end) return err(TpcAsc.InvalidFieldInParameterList, off);
   const b1 = data[off + 1] ?? 0;
-  // SPC-4 §6.4.6.1: LU ID TYPE 00b (LUN) only; 01b (proxy token) and 1xb are not supported.
-  if ((b1 & 0xc0) !== 0) return err(TpcAsc.InvalidFieldInParameterList, off + 1, 7);
+  // SPC-4 §6.4.6.1: bits 7..5 of byte 1 (SPC-3's LU ID TYPE and NUL) are obsolete and
+  // ignored, as libiscsi expects of an SPC-4 copy manager; the designator names the LU.
   // PERIPHERAL DEVICE TYPE: only direct access block devices (00h) are copied.
   if ((b1 & 0x1f) !== 0) return err(TpcAsc.InvalidFieldInParameterList, off + 1, 4);
   const b4 = data[off + 4] ?? 0;
@@ -186,7 +184,6 @@ function parseCscd(data: Buffer, off: number, end: number): CscdDescriptor | Par
   if ((b28 & ~0x04 & 0xff) !== 0) return err(TpcAsc.InvalidFieldInParameterList, off + 28, topBit(b28 & ~0x04));
   return {
     offset: off,
-    nul: (b1 & 0x20) !== 0,
     codeSet: b4 & 0x0f,
     association: (b5 >> 4) & 0x03,
     designatorType: b5 & 0x0f,

@@ -311,7 +311,7 @@ export class ThirdPartyCopy {
 
   /** Finds the LUN an identification CSCD descriptor names among those the command's port serves. */
   #resolve(state: IoState, c: CscdDescriptor): Target | null {
-    if (c.nul || c.association !== 0) return null;
+    if (c.association !== 0) return null;
     for (const lun of this.#core.lunsOf(state.port)) {
       if (lun.removing) continue;
       for (const d of lunDesignators(lun.be)) {
@@ -353,7 +353,7 @@ export class ThirdPartyCopy {
     const src = pick(seg.sourceId);
     const dst = pick(seg.destinationId);
     // SPC-4 §6.4.7.1: a CSCD descriptor ID that names no reachable CSCD (index beyond
-    // the list, a null device, or a designator of no LU this port serves).
+    // the list, or a designator of no LU this port serves).
     if (!src || !dst) return copyAborted(TpcAsc.UnreachableCopyTarget, index);
     const srcBs = src.info.blockSize;
     const dstBs = dst.info.blockSize;
