@@ -1,10 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import {
+  CtlCopyCounters,
+  DataDirection,
   DataOutMode,
   IoStatus,
   newTaskIo,
-  ScsiOpcode as Op,
   ScsiStatus,
+  type BlockRequest,
+  type CtlBackendServices,
+  type ScsiIo,
   TaskAction,
   type TaskIo,
 } from '@iscsi-target/ctl-core';
@@ -157,6 +161,64 @@ describe('EXTENDED COPY (LID1): copies', () => {
     await h.clearUa();
     expectGood(await xcopy(h, plist(0, 3, [cscd(NAA0)], [b2b(0, 0, 0, 0, 10)])));
     expect(h.lun.submitted).toEqual([]);
+  });
+});
+
+/** A RAM LUN whose reads lend their buffers with a reference count (like ctl-block's pools). */
+class LendingLun extends RamLun {
+  refs = 0;
+  maxRefs = 0;
+  override submit(io: ScsiIo, request: BlockRequest, ctl: CtlBackendServices): void {
+    if (request.op !== 'read') return super.submit(io, request, ctl);
+    this.submitted.push({ io, request });
+    queueMicrotask(() => {
+      const off = request.lba * this.blockSize;
+      const len = request.blocks * this.blockSize;
+      io.dataDirection = DataDirection.In;
+      io.kernSgList = [this.store.subarray(off, off + len / 2), this.store.subarray(off + len / 2, off + len)];
+      io.kernDataLen = len;
+      io.kernRelOffset = 0;
+      io.kernDataRef = (_arg, diff) => {
+        this.refs += diff;
+        this.maxRefs = Math.max(this.maxRefs, this.refs);
+      };
+      io.kernDataArg = null;
+      io.beMoveDone = (done) => ctl.dataSubmitDone(done);
+      ctl.setSuccess(io);
+      ctl.datamove(io);
+    });
+  }
+}
+
+describe('EXTENDED COPY (LID1): buffers', () => {
+  it('borrows the source backend buffers and hands them to a Views-mode WRITE: no copy', async () => {
+    const counters = new CtlCopyCounters();
+    const h2 = new Harness({ ctl: { counters } });
+    const lend = new LendingLun({ numBlocks: 256, naa: NAA1, deviceId: 'lend' });
+    h2.ctl.addLun(lend, 1);
+    await h2.clearUa(0);
+    await h2.clearUa(1);
+    const data = pattern(16 * 512, 4);
+    data.copy(lend.store, 0);
+    const r = await xcopy(h2, plist(1, 0, [cscd(NAA1), cscd(NAA0)], [b2b(0, 1, 16, 0, 100)]));
+    expectGood(r);
+    expect(h2.lun.store.subarray(100 * 512, 116 * 512)).toEqual(data);
+    expect(counters.copiedIn + counters.copiedOut).toBe(0);
+    expect(counters.referencedOut).toBe(16 * 512);
+    expect(counters.referencedIn).toBe(16 * 512);
+    expect(lend.maxRefs).toBe(1);
+    expect(lend.refs).toBe(0); // released once the WRITE completed
+  });
+
+  it('copies (and counts) when the source lends nothing or the destination wants Copy mode', async () => {
+    const counters = new CtlCopyCounters();
+    const h = new Harness({ ctl: { counters } });
+    h.ctl.addLun(new RamLun({ naa: NAA1, dataOutMode: DataOutMode.Copy }), 1);
+    await h.clearUa(0);
+    await h.clearUa(1);
+    expectGood(await xcopy(h, plist(1, 0, [cscd(NAA0), cscd(NAA1)], [b2b(0, 1, 4, 0, 0)])));
+    expect(counters.copiedOut).toBe(4 * 512);
+    expect(counters.copiedIn).toBe(4 * 512);
   });
 });
 
