@@ -305,6 +305,7 @@ export class Ctl implements CtlFrontendServices, CtlBackendServices {
     if (previous && previous.phase !== IoPhase.Done) throw new CtlError(CtlErrorCode.IoBusy, 'I/O already running');
     const lun = this.#mapLun(pe.port, io.nexus.lun);
     const state = new IoState(io, pe.port, lun, lun ? lun.nextSeq() : 0);
+    state.copyIo = this.#tpc.ownsPort(pe.port);
     io.ctlPriv = state;
     this.#precheck(state);
   }

@@ -156,6 +156,7 @@ export class ThirdPartyCopy {
   readonly #results = new Map<string, CopyResult>();
   #running = 0;
   #port: { targetPort: number; initiatorIndex: number } | null = null;
+  #portObject: CtlPort | null = null;
   readonly #ops = new Map<ScsiIo, InternalOp>();
   #tag = 0;
 
@@ -178,6 +179,11 @@ export class ThirdPartyCopy {
     this.#maxIoBytes = int('maxIoBytes', 512, 64 * 1024 * 1024);
     this.#maxHeld = int('maxHeldResults', 0, 65536);
     this.#uaRetries = int('unitAttentionRetries', 0, 64);
+  }
+
+  /** Whether `port` is the copy manager's internal port. */
+  ownsPort(port: CtlPort): boolean {
+    return this.#portObject === port;
   }
 
   /** EXTENDED COPY commands running now. */
@@ -450,6 +456,7 @@ export class ThirdPartyCopy {
       datamove: (io) => this.#datamove(io),
       done: (io) => this.#done(io),
     };
+    this.#portObject = port;
     const targetPort = this.#core.frontend.registerPort(port);
     const initiatorIndex = this.#core.frontend.addInitiator(targetPort, TPC_INITIATOR_NAME);
     this.#port = { targetPort, initiatorIndex };

@@ -6,6 +6,7 @@ import {
   IoStatus,
   newTaskIo,
   ScsiStatus,
+  TagType,
   type BlockRequest,
   type CtlBackendServices,
   type ScsiIo,
@@ -417,6 +418,32 @@ describe('EXTENDED COPY (LID1): list identifiers, concurrency, abort', () => {
     const done = await h.exec(rcrCdb(0, 7, 64));
     expect([...done.data]).toEqual([0, 0, 0, 8, 0x01, 0, 1, 0, 0, 0, 0x10, 0x00]);
     expectInvalidField(await h.exec(rcrCdb(0, 7, 64)), 2);
+  });
+
+  it('an ORDERED command or MODE SELECT arriving during a copy waits for it without deadlock', async () => {
+    const h = new Harness({ ctl: { tpc: { maxIoBytes: 512 * 2 } } });
+    await h.clearUa();
+    const data = pattern(8 * 512, 6);
+    data.copy(h.lun.store, 0);
+    h.lun.hold = true;
+    const list = plist(0, 3, [cscd(NAA0)], [b2b(0, 0, 8, 0, 100)]);
+    const copy = h.start(xcopyCdb(list.length), { dataOut: list });
+    while (h.lun.parked === 0) await settle();
+    // Both wait for the EXTENDED COPY (older); the copy's later internal commands must not wait for them.
+    const ordered = h.start(C.rw10(0x2a, 200, 1), { tagType: TagType.Ordered, dataOut: Buffer.alloc(512, 1) });
+    const modeSelect = h.start(C.modeSelect6(0), {});
+    h.lun.hold = false;
+    h.lun.release();
+    await h.port.whenDone(copy);
+    await h.port.whenDone(ordered);
+    await h.port.whenDone(modeSelect);
+    expect(copy.status).toBe(IoStatus.Success);
+    expect(ordered.status).toBe(IoStatus.Success);
+    expect(h.lun.store.subarray(100 * 512, 108 * 512)).toEqual(data);
+    // The ORDERED WRITE reached the backend only after every internal command of the copy.
+    const ops = h.lun.started.map((s) => `${s.request.op}@${s.request.lba}`);
+    expect(ops.indexOf('write@200')).toBe(ops.length - 1);
+    expect(h.port.completed.indexOf(copy)).toBeLessThan(h.port.completed.indexOf(ordered));
   });
 
   it('more than TOTAL CONCURRENT COPIES: INSUFFICIENT RESOURCES', async () => {
