@@ -324,8 +324,26 @@ const ENTRIES: readonly CmdEntry[] = [
       opcode: TpcOpcode.ReceiveCopyResults,
       serviceAction: sa,
       cdbLength: 16,
-      // SPC-4 §6.18.1: SERVICE ACTION | LIST IDENTIFIER | reserved | ALLOCATION LENGTH (10..13) | CONTROL
-      usage: [0xff, 0x1f, 0xff, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0, CONTROL],
+      // SPC-4 §6.18.1: SERVICE ACTION | LIST IDENTIFIER (reserved for OPERATING PARAMETERS) |
+      // reserved | ALLOCATION LENGTH (10..13) | CONTROL
+      usage: [
+        0xff,
+        0x1f,
+        sa === ReceiveCopyResultsSa.OperatingParameters ? 0 : 0xff,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0xff,
+        0xff,
+        0xff,
+        0xff,
+        0,
+        CONTROL,
+      ],
       flags: CmdFlag.None,
       serClass: SerClass.None,
       handler: receiveCopyResults,

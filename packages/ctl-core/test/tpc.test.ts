@@ -539,6 +539,8 @@ describe('RECEIVE COPY RESULTS', () => {
     expect(r.data).toEqual(want);
     const short = await h.exec(rcrCdb(0x03, 0, 10));
     expect(short.data).toEqual(want.subarray(0, 10));
+    // Byte 2 (LIST IDENTIFIER of the other service actions) is reserved here.
+    expectInvalidField(await h.exec(rcrCdb(0x03, 0x81, 64)), 2, 7);
   });
 
   it('FAILED SEGMENT DETAILS returns the sense of a failed copy; unknown list ids are invalid', async () => {
