@@ -25,6 +25,8 @@ import {
 import { ScsiOpcode, ServiceActionIn16 } from './scsi-proto.js';
 import { SerClass } from './ser-table.js';
 import { inquiry, modeSelect, modeSense, reportLuns, requestSense, testUnitReady } from './spc-commands.js';
+import { extendedCopy, receiveCopyResults } from './tpc-commands.js';
+import { ExtendedCopySa, ReceiveCopyResultsSa, TpcOpcode } from './tpc-proto.js';
 
 /** Command flags (FreeBSD `CTL_CMD_FLAG_*`). */
 export const CmdFlag = {
@@ -301,6 +303,52 @@ const ENTRIES: readonly CmdEntry[] = [
     extent: rwExtent,
     handler: readWrite,
   },
+  {
+    name: 'EXTENDED COPY(LID1)',
+    opcode: TpcOpcode.ExtendedCopy,
+    serviceAction: ExtendedCopySa.Lid1,
+    cdbLength: 16,
+    // SPC-4 §6.4.2: SERVICE ACTION | reserved | PARAMETER LIST LENGTH (10..13) | CONTROL
+    usage: [0xff, 0x1f, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0, CONTROL],
+    flags: CmdFlag.None,
+    serClass: SerClass.None,
+    handler: extendedCopy,
+  },
+  ...[
+    ReceiveCopyResultsSa.CopyStatus,
+    ReceiveCopyResultsSa.OperatingParameters,
+    ReceiveCopyResultsSa.FailedSegmentDetails,
+  ].map(
+    (sa): CmdEntry => ({
+      name: `RECEIVE COPY RESULTS(${sa})`,
+      opcode: TpcOpcode.ReceiveCopyResults,
+      serviceAction: sa,
+      cdbLength: 16,
+      // SPC-4 §6.18.1: SERVICE ACTION | LIST IDENTIFIER (reserved for OPERATING PARAMETERS) |
+      // reserved | ALLOCATION LENGTH (10..13) | CONTROL
+      usage: [
+        0xff,
+        0x1f,
+        sa === ReceiveCopyResultsSa.OperatingParameters ? 0 : 0xff,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0xff,
+        0xff,
+        0xff,
+        0xff,
+        0,
+        CONTROL,
+      ],
+      flags: CmdFlag.None,
+      serClass: SerClass.None,
+      handler: receiveCopyResults,
+    }),
+  ),
 ];
 
 /** A slot of the 256-entry opcode table. */

@@ -11,6 +11,7 @@ import { IoStatus, ScsiStatus } from './io.js';
 import type { IoState } from './io-state.js';
 import type { CtlLun } from './lun.js';
 import type { ResolvedCtlOptions } from './options.js';
+import type { ThirdPartyCopy } from './tpc.js';
 import { Asc, SenseKey, type AscAscq } from './scsi-proto.js';
 import { setSense, type SenseOptions } from './sense.js';
 
@@ -42,6 +43,8 @@ export interface CommandHost {
   modeParametersChanged(lun: CtlLun, byInitiator: number): void;
   /** Relative target port identifier of the command's port (1-based). */
   relativeTargetPort(state: IoState): number;
+  /** The copy manager (EXTENDED COPY, RECEIVE COPY RESULTS; tpc.ts). */
+  readonly tpc: ThirdPartyCopy;
 }
 
 /** A command handler (FreeBSD `ctl_cmd_entry.execute`). */

@@ -42,6 +42,7 @@ import { Asc, SenseKey } from './scsi-proto.js';
 import { Blockage } from './ser-table.js';
 import { setSense, type SenseOptions } from './sense.js';
 import { UaFlag, uaAscAscq } from './unit-attention.js';
+import { ThirdPartyCopy } from './tpc.js';
 
 export type { CtlOptions } from './options.js';
 
@@ -90,10 +91,15 @@ export class Ctl implements CtlFrontendServices, CtlBackendServices {
   /** Commands running without a LUN (INQUIRY etc. to a LUN that does not exist). */
   readonly #lunless = new Set<IoState>();
   readonly #host: CommandHost;
+  readonly #tpc: ThirdPartyCopy;
 
   constructor(options: CtlOptions = {}) {
     this.counters = options.counters ?? ctlCopyCounters;
     this.options = resolveCtlOptions(options);
+    this.#tpc = new ThirdPartyCopy(
+      { frontend: this, counters: this.counters, lunsOf: (port) => this.#portLuns(port) },
+      options.tpc,
+    );
     this.#host = {
       options: this.options,
       complete: (state) => this.#finish(state),
@@ -106,6 +112,7 @@ export class Ctl implements CtlFrontendServices, CtlBackendServices {
       },
       modeParametersChanged: (lun, byInitiator) => lun.establishUaAll(UaFlag.ModeParametersChanged, byInitiator),
       relativeTargetPort: (state) => state.targetPort + 1,
+      tpc: this.#tpc,
     };
   }
 
@@ -149,6 +156,7 @@ export class Ctl implements CtlFrontendServices, CtlBackendServices {
     } finally {
       this.#removing.delete(lun);
     }
+    this.#tpc.forgetLun(lunId);
     await lun.be.shutdown();
   }
 
@@ -240,6 +248,7 @@ export class Ctl implements CtlFrontendServices, CtlBackendServices {
       if (state.targetPort === targetPort && state.initiatorIndex === initiatorIndex) this.#abort(state);
     }
     for (const lun of this.#luns.values()) lun.establishUa(initiatorIndex, UaFlag.NexusLoss);
+    this.#tpc.forgetInitiator(initiatorIndex);
   }
 
   /** Every command CTL holds (snapshot). */
@@ -254,6 +263,16 @@ export class Ctl implements CtlFrontendServices, CtlBackendServices {
     const id = port.lunMap ? port.lunMap.get(portLun) : portLun;
     if (id === undefined) return null;
     return this.#luns.get(id) ?? null;
+  }
+
+  /** The LUNs an initiator of `port` can address (for the copy manager). */
+  #portLuns(port: CtlPort): CtlLun[] {
+    const out: CtlLun[] = [];
+    for (const portLun of this.#visibleLuns(port)) {
+      const lun = this.#mapLun(port, portLun);
+      if (lun) out.push(lun);
+    }
+    return out;
   }
 
   #visibleLuns(port: CtlPort): number[] {
@@ -286,6 +305,7 @@ export class Ctl implements CtlFrontendServices, CtlBackendServices {
     if (previous && previous.phase !== IoPhase.Done) throw new CtlError(CtlErrorCode.IoBusy, 'I/O already running');
     const lun = this.#mapLun(pe.port, io.nexus.lun);
     const state = new IoState(io, pe.port, lun, lun ? lun.nextSeq() : 0);
+    state.copyIo = this.#tpc.ownsPort(pe.port);
     io.ctlPriv = state;
     this.#precheck(state);
   }

@@ -13,3 +13,5 @@ export { CtlCopyCounters, ctlCopyCounters } from './counters.js';
 export { CtlError, CtlErrorCode } from './errors.js';
 export { CTL_DEFAULTS } from './options.js';
 export { encodeLun, decodeLun, MAX_FLAT_LUN } from './report-luns.js';
+export { TPC_DEFAULTS, type TpcOptions } from './tpc.js';
+export { TpcOpcode, TpcAsc, DEFAULT_TPC_LIMITS, type TpcLimits } from './tpc-proto.js';

@@ -18,12 +18,14 @@ import {
   SPC_VERSION_SPC4,
   VpdPage,
 } from './scsi-proto.js';
+import { buildThirdPartyCopyVpd, DEFAULT_TPC_LIMITS, type TpcLimits } from './tpc-proto.js';
 
 /** VPD pages supported for an existing LUN, ascending (SPC-4 §7.8.13). */
 export const SUPPORTED_VPD_PAGES: readonly number[] = [
   VpdPage.SupportedVpdPages,
   VpdPage.UnitSerialNumber,
   VpdPage.DeviceIdentification,
+  0x8f, // Third-party Copy (SPC-4 §7.8.17)
   VpdPage.BlockLimits,
   VpdPage.BlockDeviceCharacteristics,
   VpdPage.LogicalBlockProvisioning,
@@ -72,7 +74,7 @@ export function buildStandardInquiry(id: InquiryIdentity, lunExists: boolean): B
   buf[2] = SPC_VERSION_SPC4;
   buf[3] = 0x10 | 0x02; // HISUP | RESPONSE DATA FORMAT 2
   buf[4] = STANDARD_INQUIRY_LENGTH - 5; // ADDITIONAL LENGTH
-  buf[5] = 0x00; // no SCCS, ACC, TPGS, 3PC, PROTECT
+  buf[5] = 0x08; // 3PC: EXTENDED COPY (SPC-4 §6.4.2); no SCCS, ACC, TPGS, PROTECT
   buf[6] = 0x00;
   buf[7] = 0x02; // CMDQUE
   writePadded(buf, 8, 8, id.vendor);
@@ -96,6 +98,8 @@ export interface VpdContext {
   readonly targetPortName: string;
   /** Relative target port identifier, 1..65535. */
   readonly relativeTargetPort: number;
+  /** The copy manager's limits for VPD 8Fh (default `DEFAULT_TPC_LIMITS`). */
+  readonly thirdPartyCopy?: TpcLimits;
 }
 
 function vpdHeader(pageCode: number, lunExists: boolean, pageLength: number): Buffer {
@@ -237,6 +241,8 @@ export function buildVpdPage(pageCode: number, ctx: VpdContext): Buffer | null {
       return blockDeviceCharacteristics(lun);
     case VpdPage.LogicalBlockProvisioning:
       return logicalBlockProvisioning(lun);
+    case 0x8f:
+      return buildThirdPartyCopyVpd(peripheralByte(true), ctx.thirdPartyCopy ?? DEFAULT_TPC_LIMITS);
     default:
       return null;
   }

@@ -62,6 +62,8 @@ export class IoState implements SerEntry {
   tmfWaits: TmfWait[] | null = null;
   /** A datamove is with the frontend. */
   dmaInProgress = false;
+  /** Issued by the copy manager for an EXTENDED COPY (tpc.ts); see `CtlLun.findBlocker`. */
+  copyIo = false;
 
   constructor(io: ScsiIo, port: CtlPort, lun: CtlLun | null, seq: number) {
     this.io = io;

@@ -7,11 +7,12 @@
  * the state and answers "which older command blocks this one".
  */
 import type { BackendLun } from './backend.js';
-import type { IoState } from './io-state.js';
+import { IoPhase, type IoState } from './io-state.js';
 import { ModeState } from './mode-pages.js';
 import { TagType } from './io.js';
 import { Blockage, checkForBlockage, mayConflict, SER_CLASS_COUNT } from './ser-table.js';
 import { highestUa, uaClearMask, UaFlag } from './unit-attention.js';
+import { TpcOpcode } from './tpc-proto.js';
 
 /** Result of scanning the OOA list for a new command. */
 export interface BlockageResult {
@@ -152,6 +153,7 @@ export class CtlLun {
   findBlocker(state: IoState): BlockageResult {
     if (!this.#mayBeBlocked(state)) return { blockage: Blockage.Pass, other: null };
     for (let older = state.prev; older; older = older.prev) {
+      if (state.copyIo && stuckBehindCopy(older)) continue;
       const b = checkForBlockage(state, older);
       if (b === Blockage.Pass || b === Blockage.Skip) continue;
       return { blockage: b, other: older };
@@ -214,4 +216,19 @@ export class CtlLun {
 /** Map key of a tagged command: initiator index and 32-bit tag. */
 function tagKey(state: IoState): number {
   return state.initiatorIndex * 0x1_0000_0000 + (state.tagNum >>> 0);
+}
+
+/**
+ * Whether `s` is an EXTENDED COPY or waits (through its chain of blockers) for
+ * one. The copy manager's internal READ/WRITE commands do not wait for such
+ * commands: an EXTENDED COPY completes only after its internal commands do,
+ * so waiting for it (say, behind a newer ORDERED command or MODE SELECT that
+ * waits for the copy) would deadlock. They still wait for every other older
+ * command, running or blocked.
+ */
+function stuckBehindCopy(s: IoState): boolean {
+  for (let c: IoState | null = s; c; c = c.phase === IoPhase.Blocked ? c.blocker : null) {
+    if (c.entry?.opcode === TpcOpcode.ExtendedCopy) return true;
+  }
+  return false;
 }

@@ -3,6 +3,7 @@
  * `new Ctl(options)`; every field is optional.
  */
 import type { CtlCopyCounters } from './counters.js';
+import type { TpcOptions } from './tpc.js';
 
 export interface CtlOptions {
   /** Copy counters to charge (default: the process-wide `ctlCopyCounters`). */
@@ -27,6 +28,8 @@ export interface CtlOptions {
   inquiryRevision?: string;
   /** Default of the Control mode page D_SENSE bit (descriptor-format sense). */
   descriptorSense?: boolean;
+  /** Tunables of the copy manager (EXTENDED COPY); see tpc.ts `TPC_DEFAULTS`. */
+  tpc?: TpcOptions;
 }
 
 /** The defaults of `CtlOptions` (counters excepted). */

@@ -27,6 +27,17 @@ export interface SenseOptions {
   information?: number | bigint;
   /** Build descriptor format (0x72) instead of fixed format (0x70). */
   descriptor?: boolean;
+  /**
+   * COMMAND-SPECIFIC INFORMATION (SPC-4 §4.5.2.3; e.g. the segment number of a
+   * failed EXTENDED COPY). Fixed format keeps the low 4 bytes.
+   */
+  commandSpecific?: number;
+  /**
+   * COPY ABORTED segment pointer (SPC-4 §4.5.2.4.5): the SD bit, set when the
+   * field pointer is relative to the segment descriptor named by the
+   * COMMAND-SPECIFIC INFORMATION rather than to the parameter list. Replaces C/D.
+   */
+  segmentDescriptor?: boolean;
 }
 
 /** A decoded or to-be-built sense datum, independent of format. */
@@ -48,7 +59,9 @@ function senseKeySpecific(opts: SenseOptions): Buffer | null {
   const sks = Buffer.alloc(3);
   // SPC-4 §4.5.2.4.2: SKSV | C/D | BPV | BIT POINTER, FIELD POINTER.
   let b0 = 0x80;
-  if (opts.command ?? true) b0 |= 0x40;
+  if (opts.segmentDescriptor !== undefined) {
+    if (opts.segmentDescriptor) b0 |= 0x20; // SPC-4 §4.5.2.4.5 segment pointer: SD
+  } else if (opts.command ?? true) b0 |= 0x40;
   if (opts.bitPointer !== undefined) b0 |= 0x08 | (opts.bitPointer & 0x07);
   sks[0] = b0;
   sks.writeUInt16BE(opts.fieldPointer & 0xffff, 1);
@@ -69,6 +82,7 @@ export function buildFixedSense(senseKey: number, asc: number, ascq: number, opt
   }
   buf[2] = senseKey & 0x0f;
   buf[7] = FIXED_SENSE_LENGTH - 8; // ADDITIONAL SENSE LENGTH
+  if (opts.commandSpecific !== undefined) buf.writeUInt32BE(opts.commandSpecific >>> 0, 8);
   buf[12] = asc;
   buf[13] = ascq;
   const sks = senseKeySpecific(opts);
@@ -80,7 +94,8 @@ export function buildFixedSense(senseKey: number, asc: number, ascq: number, opt
 export function buildDescriptorSense(senseKey: number, asc: number, ascq: number, opts: SenseOptions = {}): Buffer {
   const sks = senseKeySpecific(opts);
   const hasInfo = opts.information !== undefined;
-  const len = 8 + (hasInfo ? 12 : 0) + (sks ? 8 : 0);
+  const hasCsi = opts.commandSpecific !== undefined;
+  const len = 8 + (hasInfo ? 12 : 0) + (hasCsi ? 12 : 0) + (sks ? 8 : 0);
   const buf = Buffer.alloc(len);
   buf[0] = SenseResponseCode.DescriptorCurrent;
   buf[1] = senseKey & 0x0f;
@@ -94,6 +109,13 @@ export function buildDescriptorSense(senseKey: number, asc: number, ascq: number
     buf[off + 1] = 0x0a;
     buf[off + 2] = 0x80; // VALID
     buf.writeBigUInt64BE(BigInt(opts.information), off + 4);
+    off += 12;
+  }
+  if (opts.commandSpecific !== undefined) {
+    // SPC-4 §4.5.2.3 Command-specific information sense data descriptor.
+    buf[off] = SenseDescriptorType.CommandSpecificInformation;
+    buf[off + 1] = 0x0a;
+    buf.writeBigUInt64BE(BigInt(opts.commandSpecific), off + 4);
     off += 12;
   }
   if (sks) {
