@@ -82,7 +82,7 @@ interface QueuedConn {
 export class TargetDaemon {
   readonly config: DaemonConfig;
   readonly #log: Logger;
-  readonly #opts: Required<Pick<DaemonOptions, 'noCopy' | 'maxLoginTextLength' | 'maxQueuedLogins' | 'stopGraceMs'>> & DaemonOptions;
+  readonly #opts: Required<Pick<DaemonOptions, 'noCopy' | 'maxLoginTextLength' | 'maxQueuedLogins' | 'stopGraceMs' | 'authFailureDelayMs'>> & DaemonOptions;
   readonly #nicDriver: NicDriver;
   readonly #registry = new IclRegistry();
   readonly #tsih = new TsihTable();
@@ -308,6 +308,10 @@ export class TargetDaemon {
       {
         portalGroupTag: pg.tag,
         discoveryAuth: pg.discoveryAuth,
+        discoveryAuthGroup: pg.discoveryAuthGroup,
+        portalRedirect: pg.redirect,
+        initiatorAddress: nic.remoteAddress,
+        authFailureDelayMs: this.#opts.authFailureDelayMs,
         findTarget: (name) => this.#findTarget(pg, name),
         policy,
         allocateTsih: () => this.#tsih.allocate(),
@@ -348,7 +352,7 @@ export class TargetDaemon {
   #findTarget(pg: PortalGroupConfig, name: string): LoginTarget | null {
     const t = this.#catalog.find(pg.name, name);
     if (t === null) return null;
-    return { name: t.name, alias: t.alias, auth: t.authByPortalGroup.get(pg.name)! };
+    return { name: t.name, alias: t.alias, auth: t.authByPortalGroup.get(pg.name)!, authGroup: t.authGroupByPortalGroup.get(pg.name)!, redirect: t.redirect };
   }
 
   /** The login succeeded: hand the connection on (synchronously). */
@@ -368,6 +372,7 @@ export class TargetDaemon {
           maxTextLength: this.#opts.maxLoginTextLength,
           idleTimeoutMs: this.config.timeout * 1000,
           logger: log,
+          initiator: { name: r.leading.initiatorName, address: conn.remoteAddress, chap: r.chap },
         },
         () => {
           this.#discoveries.delete(d);
