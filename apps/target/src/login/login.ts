@@ -382,7 +382,7 @@ export class LoginSession {
     const chapKeys = chap !== null && stage === 'security' ? keys.filter(([k]) => isChapKey(k)) : [];
     const otherKeys = chapKeys.length > 0 ? keys.filter(([k]) => !isChapKey(k)) : keys;
     const answers = [...extra, ...negotiator.respond(otherKeys, stage, leadingSet)];
-    let authenticated = chap === null;
+    let authenticated = chap === null || chap.state === 'done';
     if (chap !== null && stage === 'security') {
       if (negotiator.authMethodRejected) {
         // ctld answers AuthMethod=Reject and drops the connection; the status says why.
