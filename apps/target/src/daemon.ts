@@ -26,8 +26,12 @@
  *   terminated), removes the LUNs (backends flush and close), removes the
  *   pidfile. Idempotent.
  *
- * What it does not do: no reload (SIGHUP, a later issue), no CHAP, no
- * admin socket or metrics, no signal handling or process exit (`main.ts`).
+ * Authentication, authorization and redirection happen in the login
+ * (`login/login.ts`, `auth/`); the daemon passes each connection's portal
+ * group settings and the initiator's address.
+ *
+ * What it does not do: no reload (SIGHUP, a later issue), no admin socket
+ * or metrics, no signal handling or process exit (`main.ts`).
  */
 import { Ctl } from '@iscsi-target/ctl-core';
 import { IscsiFrontend, type HandoffParams, type IscsiSession } from '@iscsi-target/ctl-frontend-iscsi';
