@@ -114,8 +114,8 @@ export function parseCli(argv: readonly string[], cwd = process.cwd()): CliComma
     return { kind: 'usage-error', message: `invalid --log-level "${level}" (expected ${LOG_LEVELS.join(', ')})` };
   }
   const delayText = values['auth-failure-delay'];
-  if (delayText !== undefined && !/^[0-9]{1,6}$/.test(delayText)) {
-    return { kind: 'usage-error', message: `invalid --auth-failure-delay "${delayText}" (expected milliseconds, 0 to 999999)` };
+  if (delayText !== undefined && (!/^[0-9]{1,5}$/.test(delayText) || Number(delayText) > 60_000)) {
+    return { kind: 'usage-error', message: `invalid --auth-failure-delay "${delayText}" (expected milliseconds, 0 to 60000)` };
   }
   return {
     kind: 'run',
