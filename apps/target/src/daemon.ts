@@ -26,8 +26,12 @@
  *   terminated), removes the LUNs (backends flush and close), removes the
  *   pidfile. Idempotent.
  *
- * What it does not do: no reload (SIGHUP, a later issue), no CHAP, no
- * admin socket or metrics, no signal handling or process exit (`main.ts`).
+ * Authentication, authorization and redirection happen in the login
+ * (`login/login.ts`, `auth/`); the daemon passes each connection's portal
+ * group settings and the initiator's address.
+ *
+ * What it does not do: no reload (SIGHUP, a later issue), no admin socket
+ * or metrics, no signal handling or process exit (`main.ts`).
  */
 import { Ctl } from '@iscsi-target/ctl-core';
 import { IscsiFrontend, type HandoffParams, type IscsiSession } from '@iscsi-target/ctl-frontend-iscsi';
@@ -82,7 +86,7 @@ interface QueuedConn {
 export class TargetDaemon {
   readonly config: DaemonConfig;
   readonly #log: Logger;
-  readonly #opts: Required<Pick<DaemonOptions, 'noCopy' | 'maxLoginTextLength' | 'maxQueuedLogins' | 'stopGraceMs'>> & DaemonOptions;
+  readonly #opts: Required<Pick<DaemonOptions, 'noCopy' | 'maxLoginTextLength' | 'maxQueuedLogins' | 'stopGraceMs' | 'authFailureDelayMs'>> & DaemonOptions;
   readonly #nicDriver: NicDriver;
   readonly #registry = new IclRegistry();
   readonly #tsih = new TsihTable();
@@ -308,6 +312,10 @@ export class TargetDaemon {
       {
         portalGroupTag: pg.tag,
         discoveryAuth: pg.discoveryAuth,
+        discoveryAuthGroup: pg.discoveryAuthGroup,
+        portalRedirect: pg.redirect,
+        initiatorAddress: nic.remoteAddress,
+        authFailureDelayMs: this.#opts.authFailureDelayMs,
         findTarget: (name) => this.#findTarget(pg, name),
         policy,
         allocateTsih: () => this.#tsih.allocate(),
@@ -348,7 +356,7 @@ export class TargetDaemon {
   #findTarget(pg: PortalGroupConfig, name: string): LoginTarget | null {
     const t = this.#catalog.find(pg.name, name);
     if (t === null) return null;
-    return { name: t.name, alias: t.alias, auth: t.authByPortalGroup.get(pg.name)! };
+    return { name: t.name, alias: t.alias, auth: t.authByPortalGroup.get(pg.name)!, authGroup: t.authGroupByPortalGroup.get(pg.name)!, redirect: t.redirect };
   }
 
   /** The login succeeded: hand the connection on (synchronously). */
@@ -368,6 +376,7 @@ export class TargetDaemon {
           maxTextLength: this.#opts.maxLoginTextLength,
           idleTimeoutMs: this.config.timeout * 1000,
           logger: log,
+          initiator: { name: r.leading.initiatorName, address: conn.remoteAddress, chap: r.chap },
         },
         () => {
           this.#discoveries.delete(d);

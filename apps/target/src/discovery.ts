@@ -24,7 +24,7 @@
  * closed after `idleTimeoutMs` without a PDU.
  *
  * What it does not do: no SCSI, no digests (login never negotiates them on
- * discovery sessions), no CHAP-based discovery filtering (a later issue).
+ * discovery sessions); filtering is `send-targets.ts`'s.
  */
 import {
   BHS_SIZE,
@@ -55,6 +55,7 @@ import {
 } from '@iscsi-target/icl-core';
 import type { Logger } from './logger.js';
 import { serialLt } from './serial.js';
+import type { DiscoveryInitiator } from './auth/discovery-filter.js';
 import { sendTargets, type DiscoveryCatalog } from './send-targets.js';
 
 export interface DiscoveryOptions {
@@ -71,6 +72,8 @@ export interface DiscoveryOptions {
   /** Close after this long without a PDU; 0 disables. */
   readonly idleTimeoutMs: number;
   readonly logger: Logger;
+  /** Who logged in (name, address, CHAP), for `discovery-filter`. */
+  readonly initiator?: DiscoveryInitiator;
 }
 
 /** CmdSN sits at byte 24 of every initiator request BHS (RFC 7143 §11.10.6, §11.14.6, §11.18.3). */
@@ -273,6 +276,7 @@ export class DiscoverySession {
           portalGroup: this.#o.portalGroup,
           session: { type: 'Discovery' },
           localAddress: this.#conn.localAddress,
+          ...(this.#o.initiator === undefined ? {} : { initiator: this.#o.initiator }),
         });
         for (const kv of list) answer.push(kv);
       } else {

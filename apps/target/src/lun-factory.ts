@@ -6,8 +6,8 @@
  * What it does: maps the ctl.conf statements and the known `option`s
  * (vendor, product, revision, naa, readonly, writecache, pblocksize, rpm)
  * to backend options; refuses a missing backing file unless the LUN is
- * marked `create` (only the embedded default is), so a mistyped path in a
- * configuration cannot silently become a new, empty disk; reports failures
+ * marked `create` (the embedded default, and LUNs with a `size`, which
+ * ctl-block creates sparse as ctld does); reports failures
  * as `LunOpenError` with the LUN's position in the configuration.
  *
  * What it does not do: no registration with CTL (`daemon.ts`), no resize

@@ -46,6 +46,9 @@ Options:
       --check             validate the configuration and exit (0 = valid)
       --log-level LEVEL   fatal, error, warn, info, debug or trace
                           (default: info, or from "debug N" in the file)
+      --auth-failure-delay MS
+                          delay before a failed CHAP/ACL login is answered
+                          (default 1000; 0 = none)
   -h, --help              show this help
   -V, --version           show the version
 `;
@@ -57,6 +60,8 @@ export interface CliOptions {
   readonly noCopy: boolean;
   readonly check: boolean;
   readonly logLevel: Level | null;
+  /** `--auth-failure-delay MS`, or null for the default. */
+  readonly authFailureDelayMs?: number;
   /** Options that were given but do not apply (printed to stderr). */
   readonly warnings: readonly string[];
 }
@@ -83,6 +88,7 @@ export function parseCli(argv: readonly string[], cwd = process.cwd()): CliComma
         'no-copy': { type: 'boolean' },
         check: { type: 'boolean' },
         'log-level': { type: 'string' },
+        'auth-failure-delay': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'V' },
       },
@@ -107,9 +113,14 @@ export function parseCli(argv: readonly string[], cwd = process.cwd()): CliComma
   if (level !== undefined && !LOG_LEVELS.includes(level as Level)) {
     return { kind: 'usage-error', message: `invalid --log-level "${level}" (expected ${LOG_LEVELS.join(', ')})` };
   }
+  const delayText = values['auth-failure-delay'];
+  if (delayText !== undefined && (!/^[0-9]{1,5}$/.test(delayText) || Number(delayText) > 60_000)) {
+    return { kind: 'usage-error', message: `invalid --auth-failure-delay "${delayText}" (expected milliseconds, 0 to 60000)` };
+  }
   return {
     kind: 'run',
     options: {
+      ...(delayText === undefined ? {} : { authFailureDelayMs: Number(delayText) }),
       config: values.config === undefined ? null : resolve(cwd, values.config),
       dataDir: resolve(cwd, values['data-dir'] ?? 'data'),
       listen: values.config === undefined ? listen : [],
@@ -210,7 +221,7 @@ export async function runCli(argv: readonly string[] = process.argv.slice(2)): P
   process.on('unhandledRejection', (err) => logger.error({ err }, 'unhandled rejection (the daemon keeps running)'));
 
   if (config.source === '<embedded default>') await mkdir(o.dataDir, { recursive: true });
-  const daemon = new TargetDaemon(config, { logger, noCopy: o.noCopy });
+  const daemon = new TargetDaemon(config, { logger, noCopy: o.noCopy, ...(o.authFailureDelayMs === undefined ? {} : { authFailureDelayMs: o.authFailureDelayMs }) });
   logger.info(
     { version: version(), config: config.source, noCopy: o.noCopy, uvThreadpoolSize: process.env.UV_THREADPOOL_SIZE, node: process.version },
     `iscsi-target ${version()} starting (${config.source})`,

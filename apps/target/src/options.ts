@@ -106,6 +106,13 @@ export interface DaemonOptions {
   maxQueuedLogins?: number;
   /** How long `stop()` waits for sessions to log out before closing them. Default 2000 ms. */
   stopGraceMs?: number;
+  /**
+   * Delay before a login that failed authentication or authorization
+   * (0x0201/0x0202) is answered and closed; the connection keeps its login
+   * slot meanwhile, so guessing is slowed to `maxproc` tries per delay.
+   * Default 1000 ms.
+   */
+  authFailureDelayMs?: number;
 }
 
 export const DAEMON_DEFAULTS = {
@@ -113,6 +120,7 @@ export const DAEMON_DEFAULTS = {
   maxLoginTextLength: 64 * 1024,
   maxQueuedLogins: 1024,
   stopGraceMs: 2000,
+  authFailureDelayMs: 1000,
 } as const;
 
 /** Re-exported for callers building a policy by hand (tests). */

@@ -20,13 +20,18 @@
  * connection — the address the initiator demonstrably reaches — where
  * ctld would leave the portal out; duplicates are dropped.
  *
+ * Discovery answers are filtered by the portal group's `discovery-filter`
+ * (`auth/discovery-filter.ts`) against the asking initiator; without
+ * initiator information (embedders, old callers) only `portal-name-auth`
+ * filters, hiding targets that refuse every login.
+ *
  * What it does not do: no PDUs (the discovery session and the frontend
- * frame the answer), no ACL filtering (initiator-name/portal lists are a
- * later issue; `discovery-filter portal-name-auth` hides targets that
- * refuse every login).
+ * frame the answer).
  */
 import type { TextKeyList } from '@iscsi-target/icl-core';
-import type { AuthPolicy, DaemonConfig, DiscoveryFilter } from './config/model.js';
+import { discoveryFilteredOut, type DiscoveryInitiator } from './auth/discovery-filter.js';
+import { plainAuthGroup } from './config/auth-groups.js';
+import type { AuthGroupConfig, AuthPolicy, DaemonConfig, DiscoveryFilter } from './config/model.js';
 import { formatHostPort, type ListenAddress } from './config/listen-address.js';
 import { normalizeIscsiName } from './iscsi-name.js';
 
@@ -43,6 +48,10 @@ export interface CatalogTarget {
   readonly portalGroups: readonly CatalogPortalGroup[];
   /** Authentication of logins through each portal group (per-group override applied). */
   readonly authByPortalGroup: ReadonlyMap<string, AuthPolicy>;
+  /** The auth group of logins through each portal group (per-group override applied). */
+  readonly authGroupByPortalGroup: ReadonlyMap<string, AuthGroupConfig>;
+  /** Target redirection (`redirect`), or null. */
+  readonly redirect: string | null;
 }
 
 /** Targets by portal group, built once per configuration. */
@@ -57,13 +66,15 @@ export class DiscoveryCatalog {
     }
     for (const t of config.targets) {
       const authByPortalGroup = new Map<string, AuthPolicy>();
+      const authGroupByPortalGroup = new Map<string, AuthGroupConfig>();
       const groups: CatalogPortalGroup[] = [];
       for (const ref of t.portalGroups) {
         const pg = config.portalGroups.get(ref.portalGroup)!;
         groups.push({ name: pg.name, tag: pg.tag, listen: pg.listen });
         authByPortalGroup.set(pg.name, ref.auth ?? t.auth);
+        authGroupByPortalGroup.set(pg.name, ref.authGroup ?? t.authGroup);
       }
-      const entry: CatalogTarget = { name: t.name, alias: t.alias, portalGroups: groups, authByPortalGroup };
+      const entry: CatalogTarget = { name: t.name, alias: t.alias, portalGroups: groups, authByPortalGroup, authGroupByPortalGroup, redirect: t.redirect };
       for (const g of groups) this.#byPortalGroup.get(g.name)!.push(entry);
     }
   }
@@ -93,6 +104,8 @@ export interface SendTargetsContext {
   readonly session: { readonly type: 'Discovery' } | { readonly type: 'Normal'; readonly targetName: string };
   /** The connection's local address (replaces wildcard listen addresses). */
   readonly localAddress: string;
+  /** Who asks (discovery sessions): for `discovery-filter`. */
+  readonly initiator?: DiscoveryInitiator;
 }
 
 /** "::ffff:192.0.2.1" → "192.0.2.1". */
@@ -143,10 +156,13 @@ export function sendTargets(value: string, ctx: SendTargetsContext): TextKeyList
     return out;
   }
   const filter = catalog.filterOf(portalGroup);
-  const visible = (t: CatalogTarget): boolean =>
-    // ctld discovery_target_filtered_out(): with portal-name-auth, hide targets the
-    // initiator could not log in to (here: those denying every login).
-    !(filter === 'portal-name-auth' && t.authByPortalGroup.get(portalGroup) === 'deny');
+  const who = ctx.initiator;
+  const visible = (t: CatalogTarget): boolean => {
+    const group = t.authGroupByPortalGroup.get(portalGroup) ?? plainAuthGroup(t.authByPortalGroup.get(portalGroup) ?? 'deny');
+    // ctld discovery_target_filtered_out(); without the initiator, only what needs no identity.
+    if (who === undefined) return !(filter === 'portal-name-auth' && group.type === 'deny');
+    return discoveryFilteredOut(filter, group, who) === null;
+  };
   if (value === 'All') {
     for (const t of catalog.targetsIn(portalGroup)) if (visible(t)) record(out, t, ctx.localAddress);
     return out;

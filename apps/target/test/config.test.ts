@@ -138,7 +138,7 @@ describe('config: the supported subset', () => {
     expect(t.name).toBe('iqn.2012-06.com.example:target0');
     expect(t.alias).toBe('Example target');
     expect(t.auth).toBe('none');
-    expect(t.portalGroups).toEqual([{ portalGroup: 'pg0', auth: null }]);
+    expect(t.portalGroups).toEqual([{ portalGroup: 'pg0', auth: null, authGroup: null }]);
     const l0 = t.luns.get(0)!;
     expect(l0).toMatchObject({
       name: 'shared',
@@ -149,7 +149,7 @@ describe('config: the supported subset', () => {
       serial: 'SN0001',
       deviceId: 'disk zero',
       ctlLun: 5,
-      create: false,
+      create: true, // size given: created sparse if missing
     });
     expect([...l0.options]).toEqual([
       ['vendor', 'ACME'],
@@ -174,11 +174,12 @@ describe('config: the supported subset', () => {
     expect(c.portalGroups.get('b')!.tag).toBe(1);
     expect(c.portalGroups.get('a')!.tag).toBe(2);
     expect(d.tag).toBe(3);
-    expect(c.targets[0]!.portalGroups).toEqual([{ portalGroup: 'default', auth: null }]);
+    expect(c.targets[0]!.portalGroups).toEqual([{ portalGroup: 'default', auth: null, authGroup: null }]);
     expect(c.targets[1]!.portalGroups).toEqual([
-      { portalGroup: 'a', auth: null },
-      { portalGroup: 'b', auth: 'deny' },
+      { portalGroup: 'a', auth: null, authGroup: null },
+      { portalGroup: 'b', auth: 'deny', authGroup: c.authGroups.get('no-access') },
     ]);
+    expect(c.authGroups.get('no-access')!.type).toBe('deny');
   });
 
   it('warns about a target without authentication settings and denies it, like ctld', () => {
@@ -220,12 +221,9 @@ describe('config: errors (file:line:col: message)', () => {
     ['target iqn.2012-06.com.example:t {\n  alias a\n', ConfigErrorCode.Syntax, 'ctl.conf:2:9: missing "}" to close target "iqn.2012-06.com.example:t" opened at line 1'],
     ['target iqn.2012-06.com.example:t alias', ConfigErrorCode.Syntax, 'ctl.conf:1:34: expected "{" after target "iqn.2012-06.com.example:t", found "alias"'],
     ['}', ConfigErrorCode.Syntax, 'ctl.conf:1:1: expected a keyword, found "}"'],
-    ['auth-group ag0 { chap u s }', ConfigErrorCode.Unsupported, 'ctl.conf:1:1: "auth-group": auth-group sections (CHAP, initiator ACLs) are not supported yet; use the predefined "no-authentication"'],
-    ['target iqn.2012-06.com.example:t { chap u secretsecret }', ConfigErrorCode.Unsupported, 'ctl.conf:1:36: "chap": CHAP authentication is not supported yet'],
-    ['target iqn.2012-06.com.example:t { auth-type chap }', ConfigErrorCode.Unsupported, 'ctl.conf:1:46: auth-type "chap": CHAP authentication is not supported yet'],
     ['target iqn.2012-06.com.example:t { auth-type maybe }', ConfigErrorCode.BadValue, 'ctl.conf:1:46: invalid auth-type "maybe": expected none, deny, chap or chap-mutual'],
-    ['target iqn.2012-06.com.example:t { auth-type none\n auth-group no-authentication }', ConfigErrorCode.Duplicate, 'ctl.conf:2:2: cannot use both auth-group and auth-type (auth-type at line 1)'],
-    ['target iqn.2012-06.com.example:t { auth-group ag9 }', ConfigErrorCode.UnknownReference, 'ctl.conf:1:47: unknown auth-group "ag9" (auth-group sections are not supported yet; the predefined groups are "no-authentication", "no-access" and "default")'],
+    ['target iqn.2012-06.com.example:t { auth-type none\n auth-group no-authentication }', ConfigErrorCode.Duplicate, 'ctl.conf:2:2: cannot use both auth-group and inline auth settings (auth-type, chap, initiator-name...) in target "iqn.2012-06.com.example:t" (line 1)'],
+    ['target iqn.2012-06.com.example:t { auth-group ag9 }', ConfigErrorCode.UnknownReference, 'ctl.conf:1:47: target "iqn.2012-06.com.example:t": unknown auth-group "ag9" (predefined: "no-authentication", "no-access", "default")'],
     ['target iqn.2012-06.com.example:t { portal-group nope }', ConfigErrorCode.UnknownReference, 'ctl.conf:1:49: target "iqn.2012-06.com.example:t": unknown portal-group "nope"'],
     ['target iqn.2012-06.com.example:t { lun 0 missing }', ConfigErrorCode.UnknownReference, 'ctl.conf:1:42: target "iqn.2012-06.com.example:t": unknown lun "missing"'],
     ['target iqn.2012-06.com.example:t { lun 1024 x }', ConfigErrorCode.BadValue, 'ctl.conf:1:40: invalid LUN number "1024": expected 0 to 1023'],
@@ -245,7 +243,6 @@ describe('config: errors (file:line:col: message)', () => {
     ['portal-group p { listen 1.2.3.4 }\nportal-group p { }', ConfigErrorCode.Duplicate, 'ctl.conf:2:14: duplicate portal-group "p" (first defined at line 1)'],
     ['portal-group p { listen 1.2.3.4; listen 1.2.3.4:3260 }', ConfigErrorCode.Duplicate, 'ctl.conf:1:41: duplicate listen "1.2.3.4:3260" (already at line 1)'],
     ['portal-group p { discovery-filter everything }', ConfigErrorCode.BadValue, 'ctl.conf:1:35: invalid discovery-filter "everything": expected none, portal, portal-name or portal-name-auth'],
-    ['portal-group p { redirect 10.0.0.1 }', ConfigErrorCode.Unsupported, 'ctl.conf:1:18: "redirect": login redirection is not supported yet'],
     ['portal-group p { listen 0.0.0.0 }\ntarget iqn.2012-06.com.example:a { auth-type none; portal-group p }\ntarget iqn.2012-06.com.example:b { auth-type none }', ConfigErrorCode.Duplicate, 'ctl.conf:1:25: portal-group "p": 0.0.0.0:3260 is already used by portal-group "default"'],
     ['target iqn.2012-06.com.example:t { }\ntarget IQN.2012-06.COM.EXAMPLE:T { }', ConfigErrorCode.Duplicate, 'ctl.conf:2:8: duplicate target "IQN.2012-06.COM.EXAMPLE:T" (first defined at line 1)'],
     [`target ${'x'.repeat(224)} { }`, ConfigErrorCode.BadValue, `ctl.conf:1:8: invalid target name "${'x'.repeat(224)}": iSCSI name longer than 223 bytes`],

@@ -206,15 +206,25 @@ describe('TargetDaemon over loopback TCP', () => {
     await daemon.stop();
   });
 
-  it('refuses to start when a LUN file is missing, and undoes what it did', async () => {
+  it('refuses to start when a LUN file without a size is missing, and undoes what it did', async () => {
     const missing = join(dir, 'missing.img');
-    const config = conf(`target iqn.2026-11.org.nodejs-iscsi:m { auth-type none; portal-group pg0; lun 0 { path ${missing}; size 1M } }`);
+    const config = conf(`target iqn.2026-11.org.nodejs-iscsi:m { auth-type none; portal-group pg0; lun 0 { path ${missing} } }`);
     const daemon = new TargetDaemon(config);
     const err = await daemon.start().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(LunOpenError);
     expect((err as Error).message).toMatch(/ctl\.conf:\d+:\d+: lun "iqn\.2026-11\.org\.nodejs-iscsi:m,lun,0": .*missing\.img does not exist/);
     expect(existsSync(missing)).toBe(false);
     expect(daemon.portals()).toEqual([]);
+  });
+
+  it('creates a missing LUN file that has a size, sparse (as ctld/ctl-block)', async () => {
+    const { statSync } = await import('node:fs');
+    const created = join(dir, 'created.img');
+    const { daemon } = await startDaemon(conf(`target iqn.2026-11.org.nodejs-iscsi:c { auth-type none; portal-group pg0; lun 0 { path ${created}; size 4M } }`));
+    const st = statSync(created);
+    expect(st.size).toBe(4 * 2 ** 20);
+    expect(st.blocks * 512).toBeLessThan(st.size);
+    await daemon.stop();
   });
 
   it('creates the embedded default LUN file sparse', async () => {

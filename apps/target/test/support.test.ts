@@ -129,6 +129,9 @@ describe('command line', () => {
         ],
       },
     });
+    expect(parseCli(['--auth-failure-delay', '250'], '/srv')).toMatchObject({ kind: 'run', options: { authFailureDelayMs: 250 } });
+    expect(parseCli(['--auth-failure-delay', '60001'])).toEqual({ kind: 'usage-error', message: 'invalid --auth-failure-delay "60001" (expected milliseconds, 0 to 60000)' });
+    expect(parseCli(['--auth-failure-delay', '1s'])).toEqual({ kind: 'usage-error', message: 'invalid --auth-failure-delay "1s" (expected milliseconds, 0 to 60000)' });
     expect(parseCli(['--help'])).toEqual({ kind: 'help' });
     expect(parseCli(['-V'])).toEqual({ kind: 'version' });
   });

@@ -7,7 +7,7 @@
  */
 import type { SourcePos } from './errors.js';
 import type { ListenAddress } from './listen-address.js';
-import type { AuthPolicy, DiscoveryFilter, LunBackendType } from './model.js';
+import type { AuthPolicy, ChapCredential, DiscoveryFilter, InitiatorPortal, LunBackendType } from './model.js';
 
 export interface Draft<T> {
   value: T;
@@ -19,7 +19,9 @@ export interface PortalGroupDraft {
   pos: SourcePos;
   tag: Draft<number> | null;
   listen: Array<Draft<ListenAddress>>;
-  discoveryAuth: Draft<AuthPolicy> | null;
+  /** `discovery-auth-group NAME` (resolved against the auth groups later). */
+  discoveryAuth: Draft<string> | null;
+  redirect: Draft<string> | null;
   discoveryFilter: Draft<DiscoveryFilter> | null;
   offload: Draft<string> | null;
   options: Map<string, Draft<string>>;
@@ -43,11 +45,26 @@ export interface TargetDraft {
   name: string;
   pos: SourcePos;
   alias: Draft<string> | null;
-  authGroup: Draft<AuthPolicy> | null;
+  /** `auth-group NAME` (resolved later). */
+  authGroup: Draft<string> | null;
   authType: Draft<AuthPolicy> | null;
-  portalGroups: Array<Draft<{ name: string; auth: AuthPolicy | null }>>;
+  /** Inline `auth-type`/`chap`/`chap-mutual`/`initiator-name`/`initiator-portal`: an anonymous auth group. */
+  inlineAuth: AuthGroupDraft | null;
+  redirect: Draft<string> | null;
+  portalGroups: Array<Draft<{ name: string; auth: Draft<string> | null }>>;
   /** LUN number → inline draft or reference to a named LUN. */
   luns: Map<number, Draft<LunDraft | string>>;
+}
+
+/** An `auth-group NAME { }` section, or a target's inline auth statements. */
+export interface AuthGroupDraft {
+  name: string;
+  pos: SourcePos;
+  /** Explicit `auth-type`, or the one implied by the first chap/chap-mutual entry. */
+  type: Draft<AuthPolicy> | null;
+  chap: Array<Draft<ChapCredential>>;
+  initiatorNames: Array<Draft<string>>;
+  initiatorPortals: Array<Draft<InitiatorPortal>>;
 }
 
 /** Everything read from one file. */
@@ -60,4 +77,7 @@ export interface ConfigDrafts {
   readonly portalGroups: Map<string, PortalGroupDraft>;
   readonly targets: TargetDraft[];
   readonly luns: Map<string, LunDraft>;
+  readonly authGroups: Map<string, AuthGroupDraft>;
+  /** Findings of the parser itself (ignored statements such as isns-*). */
+  readonly parseWarnings: string[];
 }

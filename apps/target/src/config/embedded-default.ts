@@ -27,6 +27,7 @@
  * because the LUN is marked `create`), no I/O.
  */
 import { join, resolve } from 'node:path';
+import { NO_AUTHENTICATION, PREDEFINED_AUTH_GROUPS } from './auth-groups.js';
 import { ConfigError, ConfigErrorCode } from './errors.js';
 import { listenKey, parseListenAddress, type ListenAddress } from './listen-address.js';
 import { CONFIG_DEFAULTS, type DaemonConfig, type LunConfig } from './model.js';
@@ -82,6 +83,8 @@ export function embeddedConfig(options: EmbeddedConfigOptions): DaemonConfig {
           tag: 1,
           listen,
           discoveryAuth: 'none',
+          discoveryAuthGroup: NO_AUTHENTICATION,
+          redirect: null,
           discoveryFilter: 'none',
           offload: 'none',
           options: new Map(),
@@ -94,11 +97,14 @@ export function embeddedConfig(options: EmbeddedConfigOptions): DaemonConfig {
         name: DEFAULT_TARGET_NAME,
         alias: null,
         auth: 'none',
-        portalGroups: [{ portalGroup: 'default', auth: null }],
+        authGroup: NO_AUTHENTICATION,
+        redirect: null,
+        portalGroups: [{ portalGroup: 'default', auth: null, authGroup: null }],
         luns: new Map([[0, lun]]),
         pos,
       },
     ],
+    authGroups: PREDEFINED_AUTH_GROUPS,
     luns: new Map([[lun.name, lun]]),
     warnings: [],
   };

@@ -12,11 +12,48 @@ import type { SourcePos } from './errors.js';
 import type { ListenAddress } from './listen-address.js';
 
 /**
- * Authentication of a target or of discovery on a portal group. This first
- * cut knows the predefined auth groups of ctld only: `no-authentication`
- * (`none`) and `default`/`no-access` (`deny`). CHAP is a later issue.
+ * Authentication type of an auth group (ctld `auth-type`): `none`, `deny`,
+ * `chap`, `chap-mutual`. An auth group that sets no type and has no CHAP
+ * entries denies, as in ctld ("auth-type not set, denying access").
  */
-export type AuthPolicy = 'none' | 'deny';
+export type AuthPolicy = 'none' | 'deny' | 'chap' | 'chap-mutual';
+
+/** One `chap USER SECRET` or `chap-mutual USER SECRET MUSER MSECRET` entry. */
+export interface ChapCredential {
+  readonly user: string;
+  readonly secret: string;
+  /** Mutual CHAP: the name and secret the target answers with; null for plain `chap`. */
+  readonly mutualUser: string | null;
+  readonly mutualSecret: string | null;
+}
+
+/** One `initiator-portal ADDR[/PREFIX]` entry. */
+export interface InitiatorPortal {
+  /** As written. */
+  readonly text: string;
+  readonly address: string;
+  readonly prefix: number;
+  readonly family: 'ipv4' | 'ipv6';
+}
+
+/**
+ * An auth group (ctld `struct auth_group`): a named `auth-group` section, a
+ * predefined group (`no-authentication`, `no-access`, `default`), or the
+ * anonymous group of a target that sets `chap`/`initiator-name`/... inline
+ * (named `target <IQN>`).
+ */
+export interface AuthGroupConfig {
+  readonly name: string;
+  readonly type: AuthPolicy;
+  /** CHAP users (for `chap` and `chap-mutual`). */
+  readonly chap: readonly ChapCredential[];
+  /** `initiator-name` allow-list; empty = any name. */
+  readonly initiatorNames: readonly string[];
+  /** `initiator-portal` allow-list; empty = any address. */
+  readonly initiatorPortals: readonly InitiatorPortal[];
+  /** Where it was defined (line 0 for predefined groups). */
+  readonly pos: SourcePos;
+}
 
 /** ctld's `discovery-filter`. */
 export type DiscoveryFilter = 'none' | 'portal' | 'portal-name' | 'portal-name-auth';
@@ -27,6 +64,10 @@ export interface PortalGroupConfig {
   readonly tag: number;
   readonly listen: readonly ListenAddress[];
   readonly discoveryAuth: AuthPolicy;
+  /** The whole discovery auth group (CHAP users, ACLs); `discoveryAuth` is its type. */
+  readonly discoveryAuthGroup: AuthGroupConfig;
+  /** `redirect ADDR`: every login is redirected there before authentication (0x0101). */
+  readonly redirect: string | null;
   readonly discoveryFilter: DiscoveryFilter;
   /** ICL driver name (`offload`); "none" is the soft driver. */
   readonly offload: string;
@@ -61,6 +102,8 @@ export interface TargetPortalGroupRef {
   readonly portalGroup: string;
   /** Per-portal-group auth override (`portal-group NAME AUTHGROUP`), or null. */
   readonly auth: AuthPolicy | null;
+  /** The override's auth group, or null. */
+  readonly authGroup: AuthGroupConfig | null;
 }
 
 export interface TargetConfig {
@@ -68,6 +111,10 @@ export interface TargetConfig {
   readonly name: string;
   readonly alias: string | null;
   readonly auth: AuthPolicy;
+  /** The target's auth group; `auth` is its type. */
+  readonly authGroup: AuthGroupConfig;
+  /** `redirect ADDR`: logins are redirected there after authentication (0x0101). */
+  readonly redirect: string | null;
   /** Portal groups through which the target is exported (at least one). */
   readonly portalGroups: readonly TargetPortalGroupRef[];
   /** Target LUN number → LUN. */
@@ -88,6 +135,8 @@ export interface DaemonConfig {
   readonly pidfile: string | null;
   readonly portalGroups: ReadonlyMap<string, PortalGroupConfig>;
   readonly targets: readonly TargetConfig[];
+  /** Named and predefined auth groups by name. */
+  readonly authGroups: ReadonlyMap<string, AuthGroupConfig>;
   /** Every LUN (named and inline) by name. */
   readonly luns: ReadonlyMap<string, LunConfig>;
   /** Non-fatal findings (unused portal group, unknown backend option...). */

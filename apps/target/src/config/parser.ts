@@ -5,17 +5,22 @@
  * What it does: reads the tokens of `lexer.ts` into drafts (`drafts.ts`),
  * checking each statement's form and value and refusing duplicates, then
  * hands them to `resolve.ts` for the cross-checks. Statements:
- * - globals `debug`, `timeout`, `maxproc`, `pidfile`;
+ * - globals `debug`, `timeout`, `maxproc`, `pidfile`; `isns-server`,
+ *   `isns-period`, `isns-timeout` are read and ignored with a warning (no
+ *   iSNS client);
+ * - `auth-group NAME { auth-type; chap; chap-mutual; initiator-name;
+ *   initiator-portal }`;
  * - `portal-group NAME { listen; discovery-auth-group; discovery-filter;
- *   offload; option; tag }`;
- * - `target IQN { alias; auth-group; auth-type; portal-group NAME [AG];
+ *   offload; option; redirect; tag }`;
+ * - `target IQN { alias; auth-group; auth-type; chap; chap-mutual;
+ *   initiator-name; initiator-portal; portal-group NAME [AG]; redirect;
  *   lun N NAME | lun N { ... } }`;
  * - `lun NAME { backend; path; size; blocksize; serial; device-id; ctl-lun;
  *   device-type; option }`.
- * Keywords ctld has but this daemon does not implement yet (auth-group
- * sections, CHAP, initiator ACLs, redirect, iSNS, ...) are refused with a
- * "not supported yet" error rather than ignored, so nothing runs with less
- * protection than the file asks for. Like ctld's lexer, ctl.conf keywords
+ * Keywords ctld has but this daemon does not implement (iSER, foreign
+ * portal groups, DSCP/PCP, physical ports, NVMe) are refused with a "not
+ * supported" error rather than ignored, so nothing runs with less
+ * protection or other behaviour than the file asks for. Like ctld's lexer, ctl.conf keywords
  * are reserved words: a value spelled like one must be quoted.
  *
  * What it does not do: no cross-references or defaults (`resolve.ts`), no
@@ -23,10 +28,12 @@
  * sockets (`daemon.ts`), no UCL syntax.
  */
 import { checkIscsiName, normalizeIscsiName } from '../iscsi-name.js';
-import type { ConfigDrafts, Draft, LunDraft, PortalGroupDraft, TargetDraft } from './drafts.js';
-import { ConfigError, ConfigErrorCode, type SourcePos } from './errors.js';
+import { parseInitiatorPortal } from '../auth/acl.js';
+import type { AuthGroupDraft, ConfigDrafts, Draft, LunDraft, PortalGroupDraft, TargetDraft } from './drafts.js';
+import { checkChapSecret } from './auth-groups.js';
+import { ConfigError, ConfigErrorCode, formatPos, type SourcePos } from './errors.js';
 import { tokenize, TokenType, type Token } from './lexer.js';
-import { listenKey, parseListenAddress } from './listen-address.js';
+import { formatHostPort, listenKey, parseListenAddress } from './listen-address.js';
 import type { AuthPolicy, DaemonConfig, DiscoveryFilter } from './model.js';
 import { resolveConfig } from './resolve.js';
 import { parseCount, parseSize } from './size.js';
@@ -42,15 +49,6 @@ const RESERVED = new Set([
 
 /** Keywords of ctl.conf that are a later issue; refused with a clear message. */
 const UNSUPPORTED: Record<string, string> = {
-  'auth-group': 'auth-group sections (CHAP, initiator ACLs) are not supported yet; use the predefined "no-authentication"',
-  chap: 'CHAP authentication is not supported yet',
-  'chap-mutual': 'mutual CHAP authentication is not supported yet',
-  'initiator-name': 'initiator-name access lists are not supported yet',
-  'initiator-portal': 'initiator-portal access lists are not supported yet',
-  redirect: 'login redirection is not supported yet',
-  'isns-server': 'iSNS is not supported',
-  'isns-period': 'iSNS is not supported',
-  'isns-timeout': 'iSNS is not supported',
   'listen-iser': 'iSER is not supported',
   foreign: 'foreign portal groups are not supported yet',
   dscp: 'DSCP marking is not supported yet',
@@ -60,12 +58,7 @@ const UNSUPPORTED: Record<string, string> = {
   controller: 'NVMe over Fabrics is not supported',
 };
 
-/** ctld's predefined auth groups (parse.y `conf_new`). */
-const PREDEFINED_AUTH_GROUPS: Record<string, AuthPolicy> = {
-  'no-authentication': 'none',
-  'no-access': 'deny',
-  default: 'deny',
-};
+const AUTH_TYPES = new Set<AuthPolicy>(['none', 'deny', 'chap', 'chap-mutual']);
 
 const DISCOVERY_FILTERS = new Set<DiscoveryFilter>(['none', 'portal', 'portal-name', 'portal-name-auth']);
 
@@ -96,6 +89,10 @@ class Parser implements ConfigDrafts {
   readonly portalGroups = new Map<string, PortalGroupDraft>();
   readonly targets: TargetDraft[] = [];
   readonly luns = new Map<string, LunDraft>();
+  readonly authGroups = new Map<string, AuthGroupDraft>();
+  readonly parseWarnings: string[] = [];
+  /** Where each auth group set `auth-type` explicitly. */
+  readonly #explicitType = new WeakMap<AuthGroupDraft, SourcePos>();
 
   constructor(text: string, file: string) {
     this.file = file;
@@ -204,16 +201,120 @@ class Parser implements ConfigDrafts {
     return { value: n, pos: tok.pos };
   }
 
-  #authGroupName(tok: Token): AuthPolicy {
-    const policy = PREDEFINED_AUTH_GROUPS[tok.value];
-    if (policy === undefined) {
+  /** A reference to an auth group by name (resolved in `resolve.ts`). */
+  #authGroupName(tok: Token): Draft<string> {
+    return { value: tok.value, pos: tok.pos };
+  }
+
+  /** Sets or checks the type of auth group `ag` (ctld `auth_group_set_type`, `auth_new_chap`). */
+  #setAuthType(ag: AuthGroupDraft, type: AuthPolicy, tok: Token, what: string, where: string): void {
+    if (ag.type !== null && ag.type.value !== type) {
       throw err(
-        ConfigErrorCode.UnknownReference,
+        ConfigErrorCode.BadValue,
         tok.pos,
-        `unknown auth-group "${tok.value}" (auth-group sections are not supported yet; the predefined groups are "no-authentication", "no-access" and "default")`,
+        `${what}: cannot mix auth-type "${type}" with "${ag.type.value}" (set at line ${ag.type.pos.line}) in ${where}`,
       );
     }
-    return policy;
+    if (ag.type === null) ag.type = { value: type, pos: tok.pos };
+  }
+
+  /**
+   * One auth statement (auth-type, chap, chap-mutual, initiator-name,
+   * initiator-portal) into `ag`. Returns false for any other keyword.
+   */
+  #authEntry(k: Token, ag: AuthGroupDraft, where: string): boolean {
+    switch (k.value) {
+      case 'auth-type': {
+        const tok = this.#word(k, 'an authentication type');
+        if (!AUTH_TYPES.has(tok.value as AuthPolicy)) {
+          throw err(ConfigErrorCode.BadValue, tok.pos, `invalid auth-type "${tok.value}": expected none, deny, chap or chap-mutual`);
+        }
+        const prev = this.#explicitType.get(ag);
+        if (prev !== undefined) throw err(ConfigErrorCode.Duplicate, k.pos, `duplicate "auth-type" (already set at line ${prev.line})`);
+        this.#explicitType.set(ag, tok.pos);
+        this.#setAuthType(ag, tok.value as AuthPolicy, tok, `auth-type "${tok.value}"`, where);
+        return true;
+      }
+      case 'chap':
+      case 'chap-mutual': {
+        const mutual = k.value === 'chap-mutual';
+        const user = this.#value(k, 'a user name');
+        const secret = this.#value(k, 'a secret');
+        const muser = mutual ? this.#value(k, 'a mutual user name') : null;
+        const msecret = mutual ? this.#value(k, 'a mutual secret') : null;
+        this.#setAuthType(ag, mutual ? 'chap-mutual' : 'chap', k, `"${k.value}"`, where);
+        for (const t of [user, muser]) {
+          if (t !== null && (t.value === '' || Buffer.byteLength(t.value) > MAX_TEXT_VALUE_BYTES)) {
+            throw err(ConfigErrorCode.BadValue, t.pos, `${k.value}: user name must be 1 to ${MAX_TEXT_VALUE_BYTES} bytes`);
+          }
+        }
+        const dup = ag.chap.find((c) => c.value.user === user.value);
+        if (dup !== undefined) {
+          throw err(ConfigErrorCode.Duplicate, user.pos, `duplicate CHAP user "${user.value}" in ${where} (already at line ${dup.pos.line})`);
+        }
+        for (const [t, label] of [[secret, 'secret'], [msecret, 'mutual secret']] as const) {
+          if (t === null) continue;
+          const check = checkChapSecret(t.value, `${k.value} "${user.value}": ${label}`);
+          if (check.error !== undefined) throw err(ConfigErrorCode.BadValue, t.pos, check.error);
+          if (check.warning !== undefined) this.parseWarnings.push(`${formatPos(t.pos)}: ${check.warning}`);
+        }
+        // RFC 7143 §12.1.3: a secret used to authenticate initiators MUST NOT also authenticate
+        // targets (and vice versa): otherwise a reflected challenge reveals it.
+        if (msecret !== null && msecret.value === secret.value) {
+          throw err(ConfigErrorCode.BadValue, msecret.pos, `chap-mutual "${user.value}": the mutual secret must differ from the initiator's secret (RFC 7143 §12.1.3)`);
+        }
+        ag.chap.push({
+          value: { user: user.value, secret: secret.value, mutualUser: muser?.value ?? null, mutualSecret: msecret?.value ?? null },
+          pos: user.pos,
+        });
+        return true;
+      }
+      case 'initiator-name': {
+        const tok = this.#value(k, 'an initiator name');
+        const check = checkIscsiName(tok.value);
+        if (check.error !== null) throw err(ConfigErrorCode.BadValue, tok.pos, `invalid initiator-name "${tok.value}": ${check.error}`);
+        const n = normalizeIscsiName(tok.value);
+        const dup = ag.initiatorNames.find((d) => normalizeIscsiName(d.value) === n);
+        if (dup !== undefined) throw err(ConfigErrorCode.Duplicate, tok.pos, `duplicate initiator-name "${tok.value}" (already at line ${dup.pos.line})`);
+        ag.initiatorNames.push({ value: tok.value, pos: tok.pos });
+        return true;
+      }
+      case 'initiator-portal': {
+        const tok = this.#value(k, 'an initiator address');
+        const portal = parseInitiatorPortal(tok.value);
+        if (typeof portal === 'string') throw err(ConfigErrorCode.BadValue, tok.pos, portal);
+        ag.initiatorPortals.push({ value: portal, pos: tok.pos });
+        return true;
+      }
+      default:
+        return false;
+    }
+  }
+
+  #authGroup(kw: Token): void {
+    const name = this.#value(kw, 'an auth group name');
+    const prev = this.authGroups.get(name.value);
+    if (prev !== undefined) {
+      throw err(ConfigErrorCode.Duplicate, name.pos, `duplicate auth-group "${name.value}" (first defined at line ${prev.pos.line})`);
+    }
+    if (name.value === 'no-authentication' || name.value === 'no-access') {
+      throw err(ConfigErrorCode.Duplicate, name.pos, `auth-group "${name.value}" is predefined and cannot be redefined`);
+    }
+    const ag: AuthGroupDraft = { name: name.value, pos: kw.pos, type: null, chap: [], initiatorNames: [], initiatorPortals: [] };
+    this.authGroups.set(name.value, ag);
+    this.#open(kw, name.value);
+    this.#block(kw, name.value, (k) => {
+      if (!this.#authEntry(k, ag, `auth-group "${ag.name}"`)) this.#unsupportedOrUnknown(k, `in auth-group "${ag.name}"`);
+    });
+  }
+
+  /** `redirect ADDR[:PORT]` → the TargetAddress value (RFC 7143 §13.8). */
+  #redirect(k: Token): Draft<string> {
+    const tok = this.#value(k, 'an address');
+    const addr = parseListenAddress(tok.value);
+    if (typeof addr === 'string') throw err(ConfigErrorCode.BadValue, tok.pos, `redirect: ${addr}`);
+    if (addr.wildcard || addr.port === 0) throw err(ConfigErrorCode.BadValue, tok.pos, `redirect: "${tok.value}" is not an address an initiator can connect to`);
+    return { value: formatHostPort(addr.host, addr.port), pos: tok.pos };
   }
 
   #option(kw: Token, options: Map<string, Draft<string>>): void {
@@ -259,6 +360,16 @@ class Parser implements ConfigDrafts {
         case 'portal-group':
           this.#portalGroup(kw);
           break;
+        case 'auth-group':
+          this.#authGroup(kw);
+          break;
+        case 'isns-server':
+        case 'isns-period':
+        case 'isns-timeout': {
+          const tok = this.#value(kw, 'a value');
+          this.parseWarnings.push(`${formatPos(kw.pos)}: "${kw.value} ${tok.value}" is ignored: this daemon has no iSNS client`);
+          break;
+        }
         case 'target':
           this.#target(kw);
           break;
@@ -289,6 +400,7 @@ class Parser implements ConfigDrafts {
       tag: null,
       listen: [],
       discoveryAuth: null,
+      redirect: null,
       discoveryFilter: null,
       offload: null,
       options: new Map(),
@@ -312,7 +424,7 @@ class Parser implements ConfigDrafts {
         case 'discovery-auth-group': {
           this.#once(pg.discoveryAuth, k);
           const tok = this.#value(k, 'an auth-group name');
-          pg.discoveryAuth = { value: this.#authGroupName(tok), pos: tok.pos };
+          pg.discoveryAuth = this.#authGroupName(tok);
           break;
         }
         case 'discovery-filter': {
@@ -336,6 +448,10 @@ class Parser implements ConfigDrafts {
         }
         case 'option':
           this.#option(k, pg.options);
+          break;
+        case 'redirect':
+          this.#once(pg.redirect, k);
+          pg.redirect = this.#redirect(k);
           break;
         case 'tag':
           this.#once(pg.tag, k);
@@ -362,6 +478,8 @@ class Parser implements ConfigDrafts {
       alias: null,
       authGroup: null,
       authType: null,
+      inlineAuth: null,
+      redirect: null,
       portalGroups: [],
       luns: new Map(),
     };
@@ -380,30 +498,31 @@ class Parser implements ConfigDrafts {
         }
         case 'auth-group': {
           this.#once(t.authGroup, k);
-          if (t.authType !== null) {
-            throw err(ConfigErrorCode.Duplicate, k.pos, `cannot use both auth-group and auth-type (auth-type at line ${t.authType.pos.line})`);
+          if (t.inlineAuth !== null) {
+            throw err(ConfigErrorCode.Duplicate, k.pos, `cannot use both auth-group and inline auth settings (auth-type, chap, initiator-name...) in target "${t.name}" (line ${t.inlineAuth.pos.line})`);
           }
           const tok = this.#value(k, 'an auth-group name');
-          t.authGroup = { value: this.#authGroupName(tok), pos: tok.pos };
+          t.authGroup = this.#authGroupName(tok);
           break;
         }
-        case 'auth-type': {
-          this.#once(t.authType, k);
+        case 'auth-type':
+        case 'chap':
+        case 'chap-mutual':
+        case 'initiator-name':
+        case 'initiator-portal': {
           if (t.authGroup !== null) {
-            throw err(ConfigErrorCode.Duplicate, k.pos, `cannot use both auth-group and auth-type (auth-group at line ${t.authGroup.pos.line})`);
+            throw err(ConfigErrorCode.Duplicate, k.pos, `cannot use both auth-group and ${k.value} in target "${t.name}" (auth-group at line ${t.authGroup.pos.line})`);
           }
-          const tok = this.#word(k, 'an authentication type');
-          let policy: AuthPolicy;
-          if (tok.value === 'none') policy = 'none';
-          else if (tok.value === 'deny') policy = 'deny';
-          else if (tok.value === 'chap' || tok.value === 'chap-mutual') {
-            throw err(ConfigErrorCode.Unsupported, tok.pos, `auth-type "${tok.value}": CHAP authentication is not supported yet`);
-          } else {
-            throw err(ConfigErrorCode.BadValue, tok.pos, `invalid auth-type "${tok.value}": expected none, deny, chap or chap-mutual`);
-          }
-          t.authType = { value: policy, pos: tok.pos };
+          if (k.value === 'auth-type') this.#once(t.authType, k);
+          t.inlineAuth ??= { name: `target ${t.name}`, pos: k.pos, type: null, chap: [], initiatorNames: [], initiatorPortals: [] };
+          this.#authEntry(k, t.inlineAuth, `target "${t.name}"`);
+          if (k.value === 'auth-type') t.authType = t.inlineAuth.type;
           break;
         }
+        case 'redirect':
+          this.#once(t.redirect, k);
+          t.redirect = this.#redirect(k);
+          break;
         case 'portal-group': {
           const pgName = this.#value(k, 'a portal group name');
           const agTok = this.#optionalValue();

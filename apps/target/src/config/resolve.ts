@@ -17,12 +17,13 @@
  * What it does not do: no file I/O, no parsing (`parser.ts`).
  */
 import { checkIscsiName } from '../iscsi-name.js';
-import type { ConfigDrafts, LunDraft, PortalGroupDraft } from './drafts.js';
+import { DENY_ALL, PREDEFINED_AUTH_GROUPS } from './auth-groups.js';
+import type { AuthGroupDraft, ConfigDrafts, Draft, LunDraft, PortalGroupDraft } from './drafts.js';
 import { ConfigError, ConfigErrorCode, formatPos, type SourcePos } from './errors.js';
 import { listenKey, parseListenAddress, type ListenAddress } from './listen-address.js';
 import {
   CONFIG_DEFAULTS,
-  type AuthPolicy,
+  type AuthGroupConfig,
   type DaemonConfig,
   type LunConfig,
   type PortalGroupConfig,
@@ -52,6 +53,25 @@ export const KNOWN_LUN_OPTIONS: Record<string, (v: string) => string | null> = {
     return n !== null && n <= 0xffff ? null : 'expected 0 to 65535 (1 = non-rotating)';
   },
 };
+
+/** Turns an auth group draft into its configuration (ctld: no type and no CHAP ⇒ deny). */
+function resolveAuthGroup(d: AuthGroupDraft, warnings: string[]): AuthGroupConfig {
+  let type = d.type?.value ?? null;
+  if (type === null) {
+    type = 'deny';
+    warnings.push(`${formatPos(d.pos)}: ${d.name.startsWith('target ') ? d.name : `auth-group "${d.name}"`} sets no auth-type and no chap entries; like ctld, every login through it is refused (add "auth-type none" to allow logins without CHAP)`);
+  } else if ((type === 'chap' || type === 'chap-mutual') && d.chap.length === 0) {
+    warnings.push(`${formatPos(d.pos)}: ${d.name.startsWith('target ') ? d.name : `auth-group "${d.name}"`} has auth-type ${type} but no ${type} entries; every login through it will fail`);
+  }
+  return {
+    name: d.name,
+    type,
+    chap: d.chap.map((c) => c.value),
+    initiatorNames: d.initiatorNames.map((n) => n.value),
+    initiatorPortals: d.initiatorPortals.map((p) => p.value),
+    pos: d.pos,
+  };
+}
 
 /** Turns a LUN draft into a checked `LunConfig`. */
 function resolveLun(d: LunDraft, warnings: string[]): LunConfig {
@@ -88,7 +108,8 @@ function resolveLun(d: LunDraft, warnings: string[]): LunConfig {
     deviceId: d.deviceId?.value ?? null,
     ctlLun: d.ctlLun?.value ?? null,
     options,
-    create: false,
+    // ctld (ctl-block) creates a missing backing file when the LUN has a size: sparse.
+    create: backend === 'block' && d.size !== null,
     pos: d.pos,
   };
 }
@@ -99,7 +120,36 @@ function resolveLun(d: LunDraft, warnings: string[]): LunConfig {
  */
 export function resolveConfig(p: ConfigDrafts): DaemonConfig {
   const file = p.file;
-  const warnings: string[] = [];
+  const warnings: string[] = [...p.parseWarnings];
+
+  // Auth groups: ctld's predefined ones, then the file's ("default" may be redefined).
+  const authGroups = new Map<string, AuthGroupConfig>(PREDEFINED_AUTH_GROUPS);
+  for (const d of p.authGroups.values()) authGroups.set(d.name, resolveAuthGroup(d, warnings));
+  const usedAuthGroups = new Set<string>();
+  const authGroupRef = (ref: Draft<string>, what: string): AuthGroupConfig => {
+    const ag = authGroups.get(ref.value);
+    if (ag === undefined) {
+      throw err(ConfigErrorCode.UnknownReference, ref.pos, `${what}: unknown auth-group "${ref.value}" (predefined: "no-authentication", "no-access", "default")`);
+    }
+    usedAuthGroups.add(ref.value);
+    return ag;
+  };
+  // RFC 7143 §12.1.3: a CHAP secret used to authenticate initiators MUST NOT be configured for
+  // the authentication of any target, and vice versa.
+  const initiatorSecrets = new Map<string, string>();
+  const allGroups = [...p.authGroups.values(), ...p.targets.flatMap((t) => (t.inlineAuth === null ? [] : [t.inlineAuth]))];
+  for (const g of allGroups) for (const c of g.chap) initiatorSecrets.set(c.value.secret, c.value.user);
+  for (const g of allGroups) {
+    for (const c of g.chap) {
+      if (c.value.mutualSecret !== null && initiatorSecrets.has(c.value.mutualSecret)) {
+        throw err(
+          ConfigErrorCode.BadValue,
+          c.pos,
+          `chap-mutual "${c.value.user}": the mutual (target) secret is also the initiator secret of user "${initiatorSecrets.get(c.value.mutualSecret)}" (RFC 7143 §12.1.3 forbids sharing secrets between directions)`,
+        );
+      }
+    }
+  }
 
   // ctld's implicit "default" portal group: every address, discovery denied.
   if (!p.portalGroups.has('default')) {
@@ -113,6 +163,7 @@ export function resolveConfig(p: ConfigDrafts): DaemonConfig {
         { value: parseListenAddress('[::]') as ListenAddress, pos },
       ],
       discoveryAuth: null,
+      redirect: null,
       discoveryFilter: null,
       offload: null,
       options: new Map(),
@@ -154,18 +205,18 @@ export function resolveConfig(p: ConfigDrafts): DaemonConfig {
     if (check.warning !== null) warnings.push(`${formatPos(t.pos)}: target ${check.warning}`);
     const refs: TargetPortalGroupRef[] = [];
     const pgRefs = t.portalGroups.length > 0 ? t.portalGroups : [{ value: { name: 'default', auth: null }, pos: t.pos }];
+    const targetAuthGroup: AuthGroupConfig =
+      t.authGroup !== null ? authGroupRef(t.authGroup, `target "${t.name}"`) : t.inlineAuth !== null ? resolveAuthGroup(t.inlineAuth, warnings) : DENY_ALL;
     for (const r of pgRefs) {
       if (!p.portalGroups.has(r.value.name)) {
         throw err(ConfigErrorCode.UnknownReference, r.pos, `target "${t.name}": unknown portal-group "${r.value.name}"`);
       }
       assigned.add(r.value.name);
-      refs.push({ portalGroup: r.value.name, auth: r.value.auth });
+      const override = r.value.auth === null ? null : authGroupRef(r.value.auth, `target "${t.name}", portal-group "${r.value.name}"`);
+      refs.push({ portalGroup: r.value.name, auth: override?.type ?? null, authGroup: override });
     }
-    let auth: AuthPolicy;
-    if (t.authGroup !== null) auth = t.authGroup.value;
-    else if (t.authType !== null) auth = t.authType.value;
-    else {
-      auth = 'deny';
+    const auth = targetAuthGroup.type;
+    if (t.authGroup === null && t.inlineAuth === null) {
       if (refs.every((r) => r.auth === null)) {
         warnings.push(
           `${formatPos(t.pos)}: target "${t.name}" has no auth-group or auth-type; like ctld's predefined auth-group "default", every login will be refused (add "auth-group no-authentication")`,
@@ -191,6 +242,8 @@ export function resolveConfig(p: ConfigDrafts): DaemonConfig {
       name: t.name,
       alias: t.alias?.value ?? null,
       auth,
+      authGroup: targetAuthGroup,
+      redirect: t.redirect?.value ?? null,
       portalGroups: refs,
       luns: tLuns,
       pos: t.pos,
@@ -242,6 +295,7 @@ export function resolveConfig(p: ConfigDrafts): DaemonConfig {
         listening.set(key, { pg: pg.name, pos: l.pos });
       }
     }
+    const discoveryAuthGroup = pg.discoveryAuth === null ? DENY_ALL : authGroupRef(pg.discoveryAuth, `portal-group "${pg.name}"`);
     const options = new Map<string, string>();
     for (const [k, v] of pg.options) {
       options.set(k, v.value);
@@ -251,12 +305,17 @@ export function resolveConfig(p: ConfigDrafts): DaemonConfig {
       name: pg.name,
       tag: tags.get(pg.name)!,
       listen: assigned.has(pg.name) ? pg.listen.map((l) => l.value) : [],
-      discoveryAuth: pg.discoveryAuth?.value ?? 'deny',
+      discoveryAuth: discoveryAuthGroup.type,
+      discoveryAuthGroup,
+      redirect: pg.redirect?.value ?? null,
       discoveryFilter: pg.discoveryFilter?.value ?? 'none',
       offload: pg.offload?.value ?? 'none',
       options,
       pos: pg.pos,
     });
+  }
+  for (const d of p.authGroups.values()) {
+    if (!usedAuthGroups.has(d.name)) warnings.push(`${formatPos(d.pos)}: auth-group "${d.name}" is not used by any target or portal group`);
   }
   if (targets.length === 0) warnings.push(`${file}: no targets are defined; the daemon will serve nothing`);
 
@@ -267,6 +326,7 @@ export function resolveConfig(p: ConfigDrafts): DaemonConfig {
     maxproc: p.maxproc?.value ?? CONFIG_DEFAULTS.maxproc,
     pidfile: p.pidfile?.value ?? null,
     portalGroups,
+    authGroups,
     targets,
     luns,
     warnings,

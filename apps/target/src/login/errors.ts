@@ -9,7 +9,7 @@
  *
  * What it does not do: no wire encoding (`login-pdu.ts`).
  */
-import { LoginStatus } from '@iscsi-target/icl-core';
+import { LoginStatus, type TextKeyList } from '@iscsi-target/icl-core';
 
 export type LoginStatusName = keyof typeof LoginStatus;
 
@@ -20,10 +20,13 @@ export class LoginRejectError extends Error {
   readonly status: LoginStatusName;
   readonly statusClass: number;
   readonly statusDetail: number;
+  /** Keys sent with the reject: `TargetAddress` for a redirection (status class 1, RFC 7143 §11.13.5). */
+  readonly keys: TextKeyList;
 
-  constructor(status: LoginStatusName, message: string) {
+  constructor(status: LoginStatusName, message: string, keys: TextKeyList = []) {
     super(message);
     this.status = status;
+    this.keys = keys;
     const [cls, detail] = LoginStatus[status];
     this.statusClass = cls;
     this.statusDetail = detail;

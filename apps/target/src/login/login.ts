@@ -19,10 +19,26 @@
  *   the connection without a response (RFC 7143 §6.3);
  * - reassembles key text sent with the Continue bit, acknowledging each
  *   partial request with an empty response, up to a cap;
- * - takes the leading keys of the first complete request: unknown target
- *   → "not found" 0x0203, authentication `deny` (ctld's predefined auth
- *   group `default`) → "authentication failure" 0x0201; declares
- *   TargetAlias and TargetPortalGroupTag in the first response;
+ * - takes the leading keys of the first complete request: a portal group
+ *   with `redirect` → "moved temporarily" 0x0101 with TargetAddress (before
+ *   authentication, as ctld); unknown target → "not found" 0x0203; the auth
+ *   group (per-portal-group override, else the target's; for discovery the
+ *   portal group's discovery-auth-group): `deny` → "authentication
+ *   failure" 0x0201, an initiator name or address not on the group's
+ *   initiator-name/initiator-portal lists → "authorization failure" 0x0202
+ *   (RFC 7143 §11.13.5; ctld's order); declares TargetAlias and
+ *   TargetPortalGroupTag in the first response;
+ * - CHAP (`auth/chap.ts`) when the group is `chap`/`chap-mutual`:
+ *   AuthMethod must include CHAP (else 0x0201), skipping the security stage
+ *   is refused (0x0201), CHAP_* keys go to the `ChapExchange`, and the
+ *   target never answers with T=1 before the initiator is authenticated;
+ * - a target with `redirect` → 0x0101 with TargetAddress once the
+ *   initiator is authenticated (at the first operational request, or before
+ *   a direct security → full feature transition), as RFC 7143 §11.13.5 and
+ *   ctld place it;
+ * - authentication and authorization failures (0x0201, 0x0202) are sent
+ *   only after `authFailureDelayMs`, holding the connection (and its login
+ *   slot) meanwhile, to slow down guessing;
  * - lets `Negotiator` answer every key, proposes keys whose defaults
  *   exceed our limits before accepting full feature phase, and sends the
  *   final response with a new, non-zero, unique TSIH;
@@ -35,9 +51,10 @@
  * - drops the connection when the login takes longer than `timeoutMs`
  *   (ctld's `timeout`, default 60 s).
  *
- * What it does not do: no CHAP (a later issue), no redirection, no session
- * table (the caller's `tsih` callbacks), no full feature phase (the iSCSI
- * frontend or `discovery.ts` take the connection over).
+ * What it does not do: no session table (the caller's `tsih` callbacks), no
+ * full feature phase (the iSCSI frontend or `discovery.ts` take the
+ * connection over), no authentication methods other than CHAP (SRP, Kerberos
+ * and SPKM are answered Reject through AuthMethod).
  */
 import { randomInt } from 'node:crypto';
 import {
@@ -51,7 +68,10 @@ import {
   type Pdu,
   type TextKeyList,
 } from '@iscsi-target/icl-core';
-import type { AuthPolicy } from '../config/model.js';
+import { nameAllowed, portalAllowed } from '../auth/acl.js';
+import { ChapExchange, isChapKey, type ChapRandom } from '../auth/chap.js';
+import { plainAuthGroup } from '../config/auth-groups.js';
+import type { AuthGroupConfig, AuthPolicy } from '../config/model.js';
 import type { Logger } from '../logger.js';
 import { serialLt } from '../serial.js';
 import { LoginAbortedError, LoginRejectError, type LoginStatusName } from './errors.js';
@@ -72,6 +92,10 @@ export interface LoginTarget {
   readonly alias: string | null;
   /** The target's authentication, after any per-portal-group override. */
   readonly auth: AuthPolicy;
+  /** The whole auth group behind `auth` (CHAP users, ACLs); default: `auth` with no users or lists. */
+  readonly authGroup?: AuthGroupConfig;
+  /** Target redirection (`redirect`), as a TargetAddress value. */
+  readonly redirect?: string | null;
 }
 
 /** What the login needs from the daemon for one connection. */
@@ -80,6 +104,16 @@ export interface LoginContext {
   readonly portalGroupTag: number;
   /** Authentication of discovery sessions on this portal group. */
   readonly discoveryAuth: AuthPolicy;
+  /** The discovery auth group behind `discoveryAuth`; default: `discoveryAuth` with no users or lists. */
+  readonly discoveryAuthGroup?: AuthGroupConfig;
+  /** Portal group redirection (`redirect`), as a TargetAddress value. */
+  readonly portalRedirect?: string | null;
+  /** The initiator's IP address, for initiator-portal lists (no address: such lists refuse). */
+  readonly initiatorAddress?: string;
+  /** Delay before an authentication/authorization failure is sent (default 0). */
+  readonly authFailureDelayMs?: number;
+  /** CHAP identifier/challenge source (tests); default: crypto random. */
+  readonly chapRandom?: ChapRandom;
   /** A target exported through this portal group, by name (case-insensitive), or null. */
   findTarget(name: string): LoginTarget | null;
   /** What we offer, capped by the connection's driver limits. */
@@ -113,6 +147,10 @@ export interface LoginResult {
   readonly cmdSn: number;
   /** The next StatSN to send. */
   readonly statSn: number;
+  /** The auth group the login was checked against. */
+  readonly authGroup: AuthGroupConfig;
+  /** The completed CHAP exchange, or null without CHAP (discovery filtering uses it). */
+  readonly chap: ChapExchange | null;
 }
 
 export type LoginSuccess = (result: LoginResult) => void;
@@ -152,6 +190,11 @@ export class LoginSession {
   #leading: LeadingKeys | null = null;
   #target: LoginTarget | null = null;
   #negotiator: Negotiator | null = null;
+  #authGroup: AuthGroupConfig | null = null;
+  #chap: ChapExchange | null = null;
+  /** A delayed authentication failure waiting to be sent. */
+  #delayed: { timer: NodeJS.Timeout; err: LoginRejectError } | null = null;
+  #targetRedirectChecked = false;
 
   constructor(conn: IclConn, ctx: LoginContext, onSuccess: LoginSuccess, onFailure: LoginFailure) {
     this.#conn = conn;
@@ -177,6 +220,14 @@ export class LoginSession {
 
   /** Abandons the login (daemon shutdown): closes the connection. */
   cancel(): void {
+    if (this.#delayed !== null) {
+      const { timer, err } = this.#delayed;
+      clearTimeout(timer);
+      this.#delayed = null;
+      this.#closeAndFree();
+      this.#onFailure(err);
+      return;
+    }
     this.#abort(new LoginAbortedError('LOGIN_ERR_SHUTDOWN', 'login cancelled: the target is shutting down'));
   }
 
@@ -319,25 +370,49 @@ export class LoginSession {
       this.#firstKeysSeen = true;
       leadingSet = true;
       this.#leading = parseLeadingKeys(keys);
-      this.#admit(this.#leading);
+      this.#admit(this.#leading, stage);
       const l = this.#leading;
       // RFC 7143 §6.3 / §13.9: TargetPortalGroupTag in the first response when TargetName is given.
       if (l.sessionType === 'Normal' && this.#target?.alias != null) extra.push(['TargetAlias', this.#target.alias]);
       if (l.targetName !== null) extra.push(['TargetPortalGroupTag', String(this.#ctx.portalGroupTag)]);
     }
+    if (stage === 'operational') this.#redirectTarget();
     const negotiator = this.#negotiator!;
-    const answers = [...extra, ...negotiator.respond(keys, stage, leadingSet)];
+    const chap = this.#chap;
+    const chapKeys = chap !== null && stage === 'security' ? keys.filter(([k]) => isChapKey(k)) : [];
+    const otherKeys = chapKeys.length > 0 ? keys.filter(([k]) => !isChapKey(k)) : keys;
+    const answers = [...extra, ...negotiator.respond(otherKeys, stage, leadingSet)];
+    let authenticated = chap === null || chap.state === 'done';
+    if (chap !== null && stage === 'security') {
+      if (negotiator.authMethodRejected) {
+        // ctld answers AuthMethod=Reject and drops the connection; the status says why.
+        throw new LoginRejectError('AuthenticationFailure', 'CHAP is required, but the initiator does not offer AuthMethod CHAP');
+      }
+      if (!negotiator.authMethodAgreed) {
+        if (chap.state === 'wait-a' && !keys.some(([k]) => k === 'AuthMethod')) {
+          // RFC 7143 §6.2: the target may offer the key the initiator left out (ctld does).
+          answers.push(['AuthMethod', 'CHAP']);
+        }
+        if (chapKeys.length > 0) throw new LoginRejectError('InitiatorError', 'CHAP keys before AuthMethod=CHAP was agreed');
+      }
+      const step = chap.step(chapKeys);
+      answers.push(...step.answer);
+      authenticated = step.done;
+    }
     this.#log.debug({ peer: this.#conn.name, csg: req.csg, nsg: req.nsg, transit: req.transit, request: keys, answer: answers }, 'login exchange');
     if (negotiator.authMethodRejected && stage === 'security') {
       this.#log.warn({ keys: keys.filter(([k]) => k === 'AuthMethod') }, 'initiator offers no authentication method we accept');
     }
 
-    if (!req.transit) {
+    // RFC 7143 §6.3: the target answers T=0 until it is ready to leave the stage — in the
+    // security stage, until the initiator is authenticated.
+    if (!req.transit || !authenticated) {
       this.#send(req, { transit: false, nsg: 0, keys: answers });
       return;
     }
     if (stage === 'security') {
       if (req.nsg === LoginStage.FullFeaturePhase && !negotiator.needsOperationalStage()) {
+        this.#redirectTarget();
         this.#finish(req, answers);
         return;
       }
@@ -357,29 +432,58 @@ export class LoginSession {
   }
 
   /** Decides whether the initiator may log in to what it asked for. */
-  #admit(l: LeadingKeys): void {
+  #admit(l: LeadingKeys, stage: LoginStageName): void {
     if (l.nameWarning !== null) this.#log.warn({ initiator: l.initiatorName }, `initiator name: ${l.nameWarning}`);
-    let auth: AuthPolicy;
+    const redirect = this.#ctx.portalRedirect ?? null;
+    if (redirect !== null) {
+      // ctld login_portal_redirect(): portal-group redirection happens before authentication.
+      throw new LoginRejectError('TargetMovedTemporarily', `portal group redirects to ${redirect}`, [['TargetAddress', redirect]]);
+    }
+    let group: AuthGroupConfig;
     if (l.sessionType === 'Normal') {
       const target = this.#ctx.findTarget(l.targetName!);
       // RFC 7143 §11.13.5: 0x0203 "Not found".
       if (target === null) throw new LoginRejectError('NotFound', `target "${l.targetName}" not found on this portal group`);
       this.#target = target;
-      auth = target.auth;
+      group = target.authGroup ?? plainAuthGroup(target.auth);
     } else {
       this.#target = l.targetName === null ? null : this.#ctx.findTarget(l.targetName);
-      auth = this.#ctx.discoveryAuth;
+      group = this.#ctx.discoveryAuthGroup ?? plainAuthGroup(this.#ctx.discoveryAuth);
     }
-    if (auth === 'deny') {
+    this.#authGroup = group;
+    const what = l.sessionType === 'Normal' ? `target "${this.#target!.name}"` : 'discovery on this portal group';
+    if (group.type === 'deny') {
       // ctld: auth-type deny (or the predefined auth-group "default") → authentication failure.
       throw new LoginRejectError(
         'AuthenticationFailure',
         l.sessionType === 'Normal' ? `target "${this.#target!.name}" denies access` : 'discovery is not allowed on this portal group',
       );
     }
-    // Only 'none' remains, so skipping the security stage (CSG=1 first) is allowed; with CHAP
-    // (a later issue) it will be refused with 0x0201 as ctld does.
-    this.#negotiator = new Negotiator(l.sessionType, this.#ctx.policy);
+    // RFC 7143 §11.13.5 0x0202 "Authorization failure": the initiator is not allowed access.
+    if (!nameAllowed(group, l.initiatorName)) {
+      throw new LoginRejectError('AuthorizationFailure', `initiator "${l.initiatorName}" is not on the initiator-name list of ${what} (auth-group "${group.name}")`);
+    }
+    const address = this.#ctx.initiatorAddress ?? '';
+    if (!portalAllowed(group, address)) {
+      throw new LoginRejectError('AuthorizationFailure', `initiator address ${address || '(unknown)'} is not on the initiator-portal list of ${what} (auth-group "${group.name}")`);
+    }
+    const chap = group.type === 'chap' || group.type === 'chap-mutual';
+    if (chap) {
+      // ctld: "initiator skipped the authentication, but authentication is required".
+      if (stage !== 'security') throw new LoginRejectError('AuthenticationFailure', `${what} requires CHAP, but the initiator skipped the security stage`);
+      this.#chap = new ChapExchange(group, this.#ctx.chapRandom);
+    }
+    this.#negotiator = new Negotiator(l.sessionType, this.#ctx.policy, chap ? 'CHAP' : 'None');
+  }
+
+  /** Target redirection, once the initiator is authenticated (ctld login_target_redirect()). */
+  #redirectTarget(): void {
+    if (this.#targetRedirectChecked) return;
+    this.#targetRedirectChecked = true;
+    const to = this.#target?.redirect ?? null;
+    if (to !== null && this.#leading?.sessionType === 'Normal') {
+      throw new LoginRejectError('TargetMovedTemporarily', `target "${this.#target!.name}" redirects to ${to}`, [['TargetAddress', to]]);
+    }
   }
 
   #finish(req: LoginRequestFields, answers: TextKeyList): void {
@@ -403,6 +507,8 @@ export class LoginSession {
       cid: this.#cid,
       cmdSn: this.#cmdSn,
       statSn: this.#statSn >>> 0,
+      authGroup: this.#authGroup!,
+      chap: this.#chap,
     });
   }
 
@@ -435,6 +541,25 @@ export class LoginSession {
     this.#clearTimer();
     const isLogin = pdu.opcode === InitiatorOpcode.LoginRequest;
     const req = isLogin ? loginRequestFields(pdu.bhs) : null;
+    const itt = pdu.initiatorTaskTag;
+    const delay = this.#ctx.authFailureDelayMs ?? 0;
+    const log = { peer: this.#conn.name, address: this.#ctx.initiatorAddress, status: statusHex(err.status, err.statusClass, err.statusDetail), initiator: this.#leading?.initiatorName, target: this.#target?.name };
+    if ((err.status === 'AuthenticationFailure' || err.status === 'AuthorizationFailure') && delay > 0) {
+      // Against guessing: the answer (and the freed login slot) come only after a delay.
+      this.#log.info(log, `login failed: ${err.message} (answering in ${delay} ms)`);
+      const timer = setTimeout(() => {
+        this.#delayed = null;
+        this.#sendReject(req, itt, err);
+      }, delay);
+      timer.unref();
+      this.#delayed = { timer, err };
+      return;
+    }
+    this.#log.info(log, err.statusClass === 1 ? `login redirected: ${err.message}` : `login rejected: ${err.message}`);
+    this.#sendReject(req, itt, err);
+  }
+
+  #sendReject(req: LoginRequestFields | null, initiatorTaskTag: number, err: LoginRejectError): void {
     const response = newLoginResponse(this.#conn, {
       transit: false,
       cont: false,
@@ -442,19 +567,15 @@ export class LoginSession {
       nsg: 0,
       isid: req?.isid ?? this.#isid,
       tsih: req?.tsih ?? this.#tsih,
-      initiatorTaskTag: pdu.initiatorTaskTag,
+      initiatorTaskTag,
       statSn: this.#statSn,
       expCmdSn: this.#cmdSn,
       maxCmdSn: this.#cmdSn,
       statusClass: err.statusClass,
       statusDetail: err.statusDetail,
-      keys: null,
+      keys: err.keys.length > 0 ? encodeTextKeys(err.keys) : null,
     });
     this.#statSn = (this.#statSn + 1) >>> 0;
-    this.#log.info(
-      { peer: this.#conn.name, status: statusHex(err.status, err.statusClass, err.statusDetail), initiator: this.#leading?.initiatorName },
-      `login rejected: ${err.message}`,
-    );
     let closed = false;
     const closeOnce = (): void => {
       if (closed) return;

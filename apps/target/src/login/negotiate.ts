@@ -11,10 +11,12 @@
  * `NegotiatedParams` that become the frontend's `HandoffParams`.
  *
  * Rules, key by key (our values come from `NegotiationPolicy`):
- * - AuthMethod (list): first of the initiator's list we accept ("None");
- *   otherwise `Reject` — the key then keeps its default, None, and the
- *   initiator decides whether to go on (RFC 7143 §6.2.1, as ctld does).
- *   CHAP_*, SRP_*, KRB_* keys: `Irrelevant` (no such method was selected).
+ * - AuthMethod (list): the method the auth group requires ("None", or
+ *   "CHAP") if the initiator's list has it; otherwise `Reject` — the key
+ *   then keeps its default, None, and the login code decides (RFC 7143
+ *   §6.2.1). CHAP_* keys reach this code only when CHAP was not selected
+ *   (`login.ts` hands them to `auth/chap.ts` otherwise); they and SRP_*,
+ *   KRB_* keys are answered `Irrelevant`.
  * - HeaderDigest / DataDigest (list): the first of the initiator's list
  *   that the policy allows (default CRC32C and None); none → `Reject`.
  *   Discovery sessions allow None only.
@@ -55,7 +57,7 @@
  * other way round) are a protocol error (RFC 7143 §6.3): initiator error.
  *
  * What it does not do: no PDUs, no stage transitions (`login.ts`), no
- * CHAP (a later issue: AuthMethod=CHAP is never selected yet).
+ * CHAP exchange (`auth/chap.ts`).
  */
 import type { TextKeyList } from '@iscsi-target/icl-core';
 import { checkIscsiName } from '../iscsi-name.js';
@@ -295,9 +297,15 @@ export class Negotiator {
   /** Set when AuthMethod was answered Reject (for the log). */
   authMethodRejected = false;
 
-  constructor(sessionType: SessionType, policy: NegotiationPolicy) {
+  /** The method this login requires: `None`, or `CHAP` when the auth group asks for it. */
+  readonly #requiredAuth: 'None' | 'CHAP';
+  /** Whether AuthMethod was negotiated (to `#requiredAuth`). */
+  authMethodAgreed = false;
+
+  constructor(sessionType: SessionType, policy: NegotiationPolicy, requiredAuth: 'None' | 'CHAP' = 'None') {
     this.sessionType = sessionType;
     this.#policy = policy;
+    this.#requiredAuth = requiredAuth;
   }
 
   get #discovery(): boolean {
@@ -448,7 +456,10 @@ export class Negotiator {
   #authMethod(value: string): string {
     // RFC 7143 §12.1, §6.2.1: the first method of the initiator's list we support.
     for (const m of value.split(',')) {
-      if (m === 'None') return 'None';
+      if (m === this.#requiredAuth) {
+        this.authMethodAgreed = true;
+        return m;
+      }
     }
     this.authMethodRejected = true;
     return 'Reject';
