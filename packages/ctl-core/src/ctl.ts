@@ -587,6 +587,14 @@ export class Ctl implements CtlFrontendServices, CtlBackendServices {
     this.#setSense(io, SenseKey.DataProtect, a.asc, a.ascq);
   }
 
+  /** SBC-3 COMPARE AND WRITE / VERIFY: MISCOMPARE, 1Dh/00h, INFORMATION = offset of the first differing byte. */
+  setMiscompare(io: ScsiIo, offset: number): void {
+    const state = ioState(io);
+    const descriptor = state ? useDescriptorSense(state, this.#host) : this.options.descriptorSense;
+    const a = Asc.MiscompareDuringVerifyOperation;
+    setSense(io, SenseKey.Miscompare, a.asc, a.ascq, { descriptor, information: offset });
+  }
+
   /** Sets sense in the LUN's format (Control mode page D_SENSE). */
   #setSense(io: ScsiIo, senseKey: number, asc: number, ascq: number): void {
     const state = ioState(io);
