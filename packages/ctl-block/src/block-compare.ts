@@ -57,7 +57,7 @@ export function sgFirstDifference(a: readonly Buffer[], b: readonly Buffer[]): n
 export function sgFirstDifferenceRepeated(range: readonly Buffer[], block: readonly Buffer[]): number {
   const blockSize = sgLength(block);
   if (blockSize === 0) return -1;
-  const flat = block.length === 1 ? (block[0] as Buffer) : Buffer.concat(block as Buffer[]);
+  const flat = block.length === 1 ? (block[0] as Buffer) : Buffer.concat(block);
   let pos = 0;
   for (const chunk of range) {
     for (let i = 0; i < chunk.length; i++) {
