@@ -4,18 +4,20 @@
 // What this does:
 //   1. `vitest run` over every project, with the default reporter on the
 //      console and the JSON reporter into .test-results/vitest.json;
-//   2. the conformance run (conformance.mjs: iscsi-test-cu ALL against a
+//   2. ESLint over the repository (type-aware rules and the layer graph of
+//      DESIGN.md §2), counted as ONE test (`--no-lint` skips it);
+//   3. the conformance run (conformance.mjs: iscsi-test-cu ALL against a
 //      freshly started default daemon), counted as ONE test: passed when every
 //      suite finished and the target neither crashed nor hung; its score line
 //      is printed for information (`--no-conformance` skips it);
-//   3. prints `N skipped`, then, as the very last line, `N passed, N failed`,
+//   4. prints `N skipped`, then, as the very last line, `N passed, N failed`,
 //      and exits non-zero if anything failed.
 // Files that vitest could not load (syntax error, failing import, failing
 // beforeAll) count as failed tests even though they hold no test results.
 // What it does NOT do: it does not build or install anything (bootstrap.mjs
 // does) and does not judge the conformance score itself.
 //
-// usage: node tools/scripts/run-tests.mjs [--no-conformance] [-- <extra vitest args>]
+// usage: node tools/scripts/run-tests.mjs [--no-lint] [--no-conformance] [-- <extra vitest args>]
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
@@ -32,6 +34,7 @@ const dashDash = rawArgs.indexOf('--');
 const ownArgs = dashDash === -1 ? rawArgs : rawArgs.slice(0, dashDash);
 const vitestArgs = dashDash === -1 ? [] : rawArgs.slice(dashDash + 1);
 const withConformance = !ownArgs.includes('--no-conformance');
+const withLint = !ownArgs.includes('--no-lint');
 
 /** @returns {Promise<number | null>} vitest's exit code */
 function runVitest() {
@@ -41,6 +44,19 @@ function runVitest() {
     const child = spawn(process.execPath, args, { cwd: root, stdio: 'inherit' });
     child.on('error', (e) => {
       console.error(`run-tests: cannot start vitest: ${e.message}`);
+      resolve(null);
+    });
+    child.on('exit', (code) => resolve(code));
+  });
+}
+
+/** @returns {Promise<number | null>} ESLint's exit code (its findings go to the console) */
+function runLint() {
+  const bin = path.join(root, 'node_modules', 'eslint', 'bin', 'eslint.js');
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [bin, '.'], { cwd: root, stdio: 'inherit' });
+    child.on('error', (e) => {
+      console.error(`run-tests: cannot start eslint: ${e.message}`);
       resolve(null);
     });
     child.on('exit', (code) => resolve(code));
@@ -87,6 +103,14 @@ async function main() {
   } else if (code !== 0 && totals.failed === 0) {
     console.error(`run-tests: vitest exited ${code} although no test failed; counting it as one failure`);
     totals.failed += 1;
+  }
+
+  if (withLint) {
+    console.log('');
+    const lintCode = await runLint();
+    console.log(`lint: ${lintCode === 0 ? 'PASSED' : `FAILED (eslint exited ${lintCode})`}`);
+    if (lintCode === 0) totals.passed += 1;
+    else totals.failed += 1;
   }
 
   if (withConformance) {

@@ -27,7 +27,7 @@ const tur = (itt: number, cmdSn: number, extra: Partial<Parameters<typeof scsiCo
   scsiCommandPdu({ itt, cmdSn, edtl: 0, cdb: Buffer.from([0, 0, 0, 0, 0, 0]), ...extra });
 
 describe('SCSI Command → CTL', () => {
-  it('builds the I/O: nexus, tag, task attribute, a copy of the CDB, EDTL', async () => {
+  it('builds the I/O: nexus, tag, task attribute, a copy of the CDB, EDTL', () => {
     const env = setup();
     env.ctl.onScsi = holdBehavior;
     const pdu = scsiCommandPdu({ itt: 0x42, cmdSn: env.nextCmdSn(), edtl: 512, read: true, lun: 3, attr: TaskAttribute.Ordered });
@@ -43,7 +43,7 @@ describe('SCSI Command → CTL', () => {
     expect(io.cdb.length).toBe(16);
   });
 
-  it('decodes flat-space LUNs; an unsupported LUN form maps to no LUN', async () => {
+  it('decodes flat-space LUNs; an unsupported LUN form maps to no LUN', () => {
     const env = setup();
     env.ctl.onScsi = holdBehavior;
     const flat = tur(1, env.nextCmdSn());
@@ -57,7 +57,7 @@ describe('SCSI Command → CTL', () => {
     expect(env.ctl.scsiRuns().map((io) => io.nexus.lun)).toEqual([300, 0xffffffff]);
   });
 
-  it('rejects a duplicate ITT with "Task in progress" and keeps going', async () => {
+  it('rejects a duplicate ITT with "Task in progress" and keeps going', () => {
     const env = setup();
     env.ctl.onScsi = holdBehavior;
     env.conn.receive(tur(1, env.nextCmdSn()));
@@ -100,7 +100,7 @@ describe('CmdSN window and StatSN', () => {
     expect(f.expCmdSn(rsp)).toBe(10);
   });
 
-  it('MaxCmdSN shrinks with outstanding commands and reopens as they complete', async () => {
+  it('MaxCmdSN shrinks with outstanding commands and reopens as they complete', () => {
     const env = setup({ frontend: { maxTags: 4 } });
     env.ctl.onScsi = holdBehavior;
     expect(env.session.maxCmdSn).toBe(13);
@@ -133,7 +133,7 @@ describe('CmdSN window and StatSN', () => {
 });
 
 describe('NOP', () => {
-  it('echoes a NOP-Out with NOP-In: ITT, LUN, data; TTT reserved', async () => {
+  it('echoes a NOP-Out with NOP-In: ITT, LUN, data; TTT reserved', () => {
     const env = setup();
     env.conn.receive(nopOutPdu({ itt: 0x77, cmdSn: env.nextCmdSn(), data: Buffer.from('ping-data'), lun: 2 }));
     const nop = env.conn.sentOf(TargetOpcode.NopIn)[0]!;
@@ -145,20 +145,20 @@ describe('NOP', () => {
     expect(f.flags(nop)).toBe(Flag.Final);
   });
 
-  it('caps the echoed data at the initiator MaxRecvDataSegmentLength', async () => {
+  it('caps the echoed data at the initiator MaxRecvDataSegmentLength', () => {
     const env = setup({ maxSend: 512 });
     env.conn.receive(nopOutPdu({ itt: 1, cmdSn: env.nextCmdSn(), data: pattern(1000) }));
     expect(env.conn.sentOf(TargetOpcode.NopIn)[0]!.data.equals(pattern(512))).toBe(true);
   });
 
-  it('does not answer a NOP-Out with ITT 0xffffffff', async () => {
+  it('does not answer a NOP-Out with ITT 0xffffffff', () => {
     const env = setup();
     env.conn.receive(nopOutPdu({ itt: RESERVED_TAG, ttt: 5, cmdSn: 10, immediate: true }));
     expect(env.conn.sent).toHaveLength(0);
     expect(env.conn.unfreedReceived()).toHaveLength(0);
   });
 
-  it('pings after silence with a valid TTT and terminates on ping timeout', async () => {
+  it('pings after silence with a valid TTT and terminates on ping timeout', () => {
     vi.useFakeTimers();
     const env = setup({ frontend: { pingIntervalMs: 2000, pingTimeoutMs: 5000 } });
     vi.advanceTimersByTime(1900);
@@ -220,7 +220,7 @@ describe('Logout', () => {
     expect(env.frontend.sessions()).toHaveLength(0);
   });
 
-  it('close session still terminates if the response never completes', async () => {
+  it('close session still terminates if the response never completes', () => {
     vi.useFakeTimers();
     const env = setup({ frontend: { closeTimeoutMs: 1000 } });
     env.conn.receive(logoutPdu({ reason: LogoutReason.CloseConnection, itt: 1, cmdSn: 10 }));
@@ -228,14 +228,14 @@ describe('Logout', () => {
     expect(env.session.state).toBe(SessionState.Terminated);
   });
 
-  it('connection recovery is not supported; the session continues', async () => {
+  it('connection recovery is not supported; the session continues', () => {
     const env = setup();
     env.conn.receive(logoutPdu({ reason: LogoutReason.RemoveConnectionForRecovery, itt: 1, cmdSn: 10 }));
     expect(f.byte2(env.conn.sentOf(TargetOpcode.LogoutResponse)[0]!)).toBe(LogoutResponse.RecoveryNotSupported);
     expect(env.session.state).toBe(SessionState.Active);
   });
 
-  it('an invalid reason is rejected', async () => {
+  it('an invalid reason is rejected', () => {
     const env = setup();
     env.conn.receive(logoutPdu({ reason: 5, itt: 1, cmdSn: 10 }));
     expect(f.byte2(env.conn.sentOf(TargetOpcode.Reject)[0]!)).toBe(RejectReason.InvalidPduField);
@@ -261,7 +261,7 @@ describe('Reject', () => {
     expect(env.conn.sentOf(TargetOpcode.ScsiResponse)).toHaveLength(1);
   });
 
-  it('rejects SNACK (ERL 0) and Login in full feature phase with "Protocol error"', async () => {
+  it('rejects SNACK (ERL 0) and Login in full feature phase with "Protocol error"', () => {
     const env = setup();
     env.conn.receive(rawPdu(InitiatorOpcode.Snack));
     env.conn.receive(rawPdu(0x40 | InitiatorOpcode.LoginRequest));
@@ -320,7 +320,7 @@ describe('Task management', () => {
     expect(env.conn.unfreedReceived()).toHaveLength(0);
   });
 
-  it('ABORT TASK for an unknown tag: "Task does not exist" without CTL', async () => {
+  it('ABORT TASK for an unknown tag: "Task does not exist" without CTL', () => {
     const env = setup();
     env.conn.receive(tmfPdu({ fn: TaskMgmtFunction.AbortTask, itt: 1, rtt: 99, cmdSn: 10, refCmdSn: 5 }));
     expect(f.byte2(env.conn.sentOf(TargetOpcode.TaskManagementResponse)[0]!)).toBe(TaskMgmtResponse.TaskDoesNotExist);
@@ -340,7 +340,7 @@ describe('Task management', () => {
     expect(f.byte2(env.conn.sentOf(TargetOpcode.TaskManagementResponse)[0]!)).toBe(TaskMgmtResponse.LunDoesNotExist);
   });
 
-  it('CLEAR ACA is not supported and TASK REASSIGN is refused at ERL 0, both without CTL', async () => {
+  it('CLEAR ACA is not supported and TASK REASSIGN is refused at ERL 0, both without CTL', () => {
     const env = setup();
     env.conn.receive(tmfPdu({ fn: TaskMgmtFunction.ClearAca, itt: 1, cmdSn: 10 }));
     env.conn.receive(tmfPdu({ fn: TaskMgmtFunction.TaskReassign, itt: 2, cmdSn: 10, rtt: 1 }));
@@ -370,7 +370,7 @@ describe('Task management', () => {
 });
 
 describe('Text in full feature phase', () => {
-  it('answers SendTargets through onTextRequest and unknown keys with NotUnderstood', async () => {
+  it('answers SendTargets through onTextRequest and unknown keys with NotUnderstood', () => {
     const seen: Array<Array<[string, string]>> = [];
     const env = setup({
       frontend: {
@@ -398,7 +398,7 @@ describe('Text in full feature phase', () => {
     ]);
   });
 
-  it('reassembles a request sent with C and splits a long response with TTT continuation', async () => {
+  it('reassembles a request sent with C and splits a long response with TTT continuation', () => {
     const many: Array<[string, string]> = [];
     for (let i = 0; i < 40; i++) many.push(['TargetName', `iqn.2026-11.org.example:disk${i}`]);
     const env = setup({ maxSend: 512, frontend: { onTextRequest: () => many } });
@@ -425,7 +425,7 @@ describe('Text in full feature phase', () => {
     expect(env.session.state).toBe(SessionState.Active);
   });
 
-  it('without a handler names only this target for SendTargets', async () => {
+  it('without a handler names only this target for SendTargets', () => {
     const env = setup();
     env.conn.receive(textPdu({ itt: 3, cmdSn: env.nextCmdSn(), data: encodeTextKeys([['SendTargets', '']]) }));
     expect(parseTextKeys(env.conn.sentOf(TargetOpcode.TextResponse)[0]!.data)).toEqual([

@@ -8,7 +8,8 @@
  *
  * Uses the driver door (`/kpi`) — allowed in tests only.
  */
-import { IclConnBase, Pdu, type DataChunk, type NicConn, type PduCompletion } from '@iscsi-target/icl-core/kpi';
+import type { Pdu} from '@iscsi-target/icl-core/kpi';
+import { IclConnBase, type DataChunk, type NicConn, type PduCompletion } from '@iscsi-target/icl-core/kpi';
 
 export interface SentPdu {
   /** Copy of the BHS at queue time. */
