@@ -48,6 +48,7 @@ import { BeIo, freeBeIo } from './beio.js';
 import { DatamoveProtocolError } from './errors.js';
 import { setStorageErrorSense, type StorageOp } from './io-error.js';
 import { sgEquals, sgLength, sgView } from './sg-list.js';
+import { compareRange, compareAndWrite, orWrite, writeAndVerify, type IntegrityEngine } from './block-integrity.js';
 
 /** Sense codes used here that ctl-core's `Asc` table does not carry. */
 const LocalAsc = {
@@ -99,6 +100,8 @@ export class BlockDispatcher {
   readonly #copyMode: boolean;
   readonly #writeCache: boolean;
   readonly #readOnly: boolean;
+  /** What the data-integrity commands (block-integrity.ts) use of this engine. */
+  readonly #integrity: IntegrityEngine;
   #inflight = 0;
   #closing = false;
   #drainWaiters: (() => void)[] = [];
@@ -112,6 +115,15 @@ export class BlockDispatcher {
     this.#copyMode = options.copyMode;
     this.#writeCache = options.writeCache;
     this.#readOnly = options.readOnly;
+    this.#integrity = {
+      store: this.#store,
+      blockSize: this.#blockSize,
+      maxIoSize: this.#maxIoSize,
+      readOnly: this.#readOnly,
+      writeCache: this.#writeCache,
+      receivePiece: (io, length, relOffset, ctl, hold) => this.#receivePiece(io, length, relOffset, ctl, hold),
+      writeRange: (io, lba, blocks, relBase, ctl) => this.#writePieces(io, lba, blocks, relBase, ctl),
+    };
   }
 
   /** Commands (and IMMED flushes) not finished yet. */
@@ -166,6 +178,22 @@ export class BlockDispatcher {
           op = 'read';
           if (request.bytchk) await this.#verify(io, request.lba, request.blocks, ctl);
           else ctl.setSuccess(io);
+          break;
+        case 'compare':
+          op = 'read';
+          await compareRange(this.#integrity, io, request.lba, request.blocks, request.single, ctl);
+          break;
+        case 'writeVerify':
+          op = 'write';
+          await writeAndVerify(this.#integrity, io, request.lba, request.blocks, request.bytchk, ctl);
+          break;
+        case 'orWrite':
+          op = 'write';
+          await orWrite(this.#integrity, io, request.lba, request.blocks, request.fua, ctl);
+          break;
+        case 'compareAndWrite':
+          op = 'write';
+          await compareAndWrite(this.#integrity, io, request.lba, request.blocks, request.fua, ctl);
           break;
         case 'flush':
           op = 'flush';
@@ -318,14 +346,26 @@ export class BlockDispatcher {
       ctl.setWriteProtected(io);
       return;
     }
+    if (!(await this.#writePieces(io, lba, blocks, 0, ctl))) return;
+    // SBC-3 WRITE(10/16) FUA bit (and WCE=0 in the caching mode page): data on the medium before GOOD.
+    if (fua || !this.#writeCache) await this.#store.flush();
+    ctl.setSuccess(io);
+  }
+
+  /**
+   * Receives and writes `blocks` blocks at `lba`, piece by piece, the data
+   * starting at `relBase` within the command's Data-Out buffer. Returns
+   * false if the command must stop (sense set where needed).
+   */
+  async #writePieces(io: ScsiIo, lba: number, blocks: number, relBase: number, ctl: CtlBackendServices): Promise<boolean> {
     const start = lba * this.#blockSize;
     const total = blocks * this.#blockSize;
     for (let done = 0; done < total; ) {
       const length = Math.min(this.#maxIoSize, total - done);
       const hold: { beio: BeIo | null } = { beio: null };
       try {
-        const data = await this.#receivePiece(io, length, done, ctl, hold);
-        if (data === null) return;
+        const data = await this.#receivePiece(io, length, relBase + done, ctl, hold);
+        if (data === null) return false;
         await this.#store.write(data, start + done);
       } finally {
         io.kernSgList = [];
@@ -333,9 +373,7 @@ export class BlockDispatcher {
       }
       done += length;
     }
-    // SBC-3 WRITE(10/16) FUA bit (and WCE=0 in the caching mode page): data on the medium before GOOD.
-    if (fua || !this.#writeCache) await this.#store.flush();
-    ctl.setSuccess(io);
+    return true;
   }
 
   async #verify(io: ScsiIo, lba: number, blocks: number, ctl: CtlBackendServices): Promise<void> {

@@ -482,6 +482,7 @@ describe('FileBackend: buffer lifetime', () => {
           setInternalFailure() {},
           setWriteProtected() {},
           setSpaceAllocationFailed() {},
+          setMiscompare() {},
         };
         be.submit(io, { op: 'read', lba: 0, blocks: 16 }, ctl);
       });

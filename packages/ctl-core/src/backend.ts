@@ -28,7 +28,26 @@ export type BlockRequest =
   | { op: 'read'; lba: number; blocks: number }
   | { op: 'write'; lba: number; blocks: number; fua: boolean }
   | { op: 'verify'; lba: number; blocks: number; bytchk: boolean }
-  | { op: 'flush'; lba: number; blocks: number; immed: boolean };
+  | { op: 'flush'; lba: number; blocks: number; immed: boolean }
+  /**
+   * VERIFY with BYTCHK 01b/11b (SBC-3 VERIFY): compare the medium with the
+   * Data-Out buffer — `blocks` blocks of data, or (`single`) one block
+   * compared with each of the `blocks` blocks. MISCOMPARE via `setMiscompare`.
+   */
+  | { op: 'compare'; lba: number; blocks: number; single: boolean }
+  /**
+   * WRITE AND VERIFY (SBC-3): write, make durable, then verify; with `bytchk`
+   * the medium is read back and compared with the data written.
+   */
+  | { op: 'writeVerify'; lba: number; blocks: number; bytchk: boolean }
+  /** ORWRITE (SBC-3): medium := medium OR Data-Out, atomically for the range (the core orders it). */
+  | { op: 'orWrite'; lba: number; blocks: number; fua: boolean }
+  /**
+   * COMPARE AND WRITE (SBC-3): the Data-Out buffer holds `blocks` blocks of
+   * verify data then `blocks` blocks of write data; write only if the medium
+   * equals the verify data, else MISCOMPARE with the offset (`setMiscompare`).
+   */
+  | { op: 'compareAndWrite'; lba: number; blocks: number; fua: boolean };
 
 /** What CTL offers a backend (passed to every call). */
 export interface CtlBackendServices {
@@ -47,6 +66,12 @@ export interface CtlBackendServices {
   setWriteProtected(io: ScsiIo): void;
   /** DATA PROTECT / SPACE ALLOCATION FAILED WRITE PROTECT, 27h/07h (thin provisioning: ENOSPC). */
   setSpaceAllocationFailed(io: ScsiIo): void;
+  /**
+   * MISCOMPARE / MISCOMPARE DURING VERIFY OPERATION (1Dh/00h) with the byte
+   * offset of the first difference in INFORMATION (SBC-3 COMPARE AND WRITE,
+   * VERIFY): `offset` counts from the start of the compared data.
+   */
+  setMiscompare(io: ScsiIo, offset: number): void;
 }
 
 /** Static description of a LUN, supplied by the backend (FreeBSD `ctl_be_lun`). */

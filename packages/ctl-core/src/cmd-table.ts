@@ -20,8 +20,16 @@ import {
   startStopUnit,
   synchronizeCache,
   syncExtent,
-  verify,
 } from './sbc-commands.js';
+import {
+  compareAndWriteCommand,
+  integrityExtentOf,
+  orWriteCommand,
+  preFetchCommand,
+  preFetchExtent,
+  verifyCommand,
+  writeAndVerifyCommand,
+} from './sbc-integrity.js';
 import { ScsiOpcode, ServiceActionIn16 } from './scsi-proto.js';
 import { SerClass } from './ser-table.js';
 import { inquiry, modeSelect, modeSense, reportLuns, requestSense, testUnitReady } from './spc-commands.js';
@@ -184,7 +192,7 @@ const ENTRIES: readonly CmdEntry[] = [
     flags: CmdFlag.None,
     serClass: SerClass.Read,
     extent: rwExtent,
-    handler: verify,
+    handler: verifyCommand,
   },
   {
     name: 'SYNCHRONIZE CACHE(10)',
@@ -248,7 +256,7 @@ const ENTRIES: readonly CmdEntry[] = [
     flags: CmdFlag.None,
     serClass: SerClass.Read,
     extent: rwExtent,
-    handler: verify,
+    handler: verifyCommand,
   },
   {
     name: 'SYNCHRONIZE CACHE(16)',
@@ -349,6 +357,100 @@ const ENTRIES: readonly CmdEntry[] = [
       handler: receiveCopyResults,
     }),
   ),
+  // Data-integrity commands (sbc-integrity.ts). DPO and FUA_NV are accepted and have no effect.
+  {
+    name: 'VERIFY(12)',
+    opcode: ScsiOpcode.Verify12,
+    serviceAction: null,
+    cdbLength: 12,
+    // VRPROTECT DPO . BYTCHK . | LBA | VERIFICATION LENGTH | GROUP NUMBER
+    usage: [0xff, 0xf6, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x1f, CONTROL],
+    flags: CmdFlag.None,
+    serClass: SerClass.Read,
+    extent: integrityExtentOf,
+    handler: verifyCommand,
+  },
+  {
+    name: 'WRITE AND VERIFY(10)',
+    opcode: ScsiOpcode.WriteAndVerify10,
+    serviceAction: null,
+    cdbLength: 10,
+    // WRPROTECT DPO . BYTCHK . | LBA | GROUP NUMBER | TRANSFER LENGTH
+    usage: [0xff, 0xf6, 0xff, 0xff, 0xff, 0xff, 0x1f, 0xff, 0xff, CONTROL],
+    flags: CmdFlag.WritesMedium,
+    serClass: SerClass.Write,
+    extent: integrityExtentOf,
+    handler: writeAndVerifyCommand,
+  },
+  {
+    name: 'WRITE AND VERIFY(12)',
+    opcode: ScsiOpcode.WriteAndVerify12,
+    serviceAction: null,
+    cdbLength: 12,
+    usage: [0xff, 0xf6, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x1f, CONTROL],
+    flags: CmdFlag.WritesMedium,
+    serClass: SerClass.Write,
+    extent: integrityExtentOf,
+    handler: writeAndVerifyCommand,
+  },
+  {
+    name: 'WRITE AND VERIFY(16)',
+    opcode: ScsiOpcode.WriteAndVerify16,
+    serviceAction: null,
+    cdbLength: 16,
+    usage: [0xff, 0xf6, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x1f, CONTROL],
+    flags: CmdFlag.WritesMedium,
+    serClass: SerClass.Write,
+    extent: integrityExtentOf,
+    handler: writeAndVerifyCommand,
+  },
+  {
+    name: 'ORWRITE(16)',
+    opcode: ScsiOpcode.OrWrite16,
+    serviceAction: null,
+    cdbLength: 16,
+    // ORPROTECT DPO FUA . FUA_NV . | LBA | TRANSFER LENGTH | GROUP NUMBER
+    usage: [0xff, 0xfa, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x1f, CONTROL],
+    flags: CmdFlag.WritesMedium,
+    serClass: SerClass.Write,
+    extent: integrityExtentOf,
+    handler: orWriteCommand,
+  },
+  {
+    name: 'COMPARE AND WRITE',
+    opcode: ScsiOpcode.CompareAndWrite,
+    serviceAction: null,
+    cdbLength: 16,
+    // WRPROTECT DPO FUA . FUA_NV . | LBA | reserved x3 | NUMBER OF LOGICAL BLOCKS | GROUP NUMBER
+    usage: [0xff, 0xfa, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0xff, 0x1f, CONTROL],
+    flags: CmdFlag.WritesMedium,
+    serClass: SerClass.Write,
+    extent: integrityExtentOf,
+    handler: compareAndWriteCommand,
+  },
+  {
+    name: 'PRE-FETCH(10)',
+    opcode: ScsiOpcode.PreFetch10,
+    serviceAction: null,
+    cdbLength: 10,
+    // . IMMED . | LBA | GROUP NUMBER | PREFETCH LENGTH
+    usage: [0xff, 0x02, 0xff, 0xff, 0xff, 0xff, 0x1f, 0xff, 0xff, CONTROL],
+    flags: CmdFlag.None,
+    serClass: SerClass.None,
+    extent: preFetchExtent,
+    handler: preFetchCommand,
+  },
+  {
+    name: 'PRE-FETCH(16)',
+    opcode: ScsiOpcode.PreFetch16,
+    serviceAction: null,
+    cdbLength: 16,
+    usage: [0xff, 0x02, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x1f, CONTROL],
+    flags: CmdFlag.None,
+    serClass: SerClass.None,
+    extent: preFetchExtent,
+    handler: preFetchCommand,
+  },
 ];
 
 /** A slot of the 256-entry opcode table. */

@@ -53,6 +53,15 @@ export type { CtlOptions } from './options.js';
  */
 export const PORT_STATUS_ABORTED = 31337;
 
+/**
+ * `portStatus` a frontend sets when the Data-Out of a piece arrived but is
+ * unusable because of a transport sequence or digest error (RFC 7143 §7.8 /
+ * §7.9: e.g. an out-of-order DataSN): CTL completes the command with ABORTED
+ * COMMAND / PROTOCOL SERVICE CRC ERROR (47h/05h) instead of INTERNAL TARGET
+ * FAILURE, and the backend writes nothing (any non-zero `portStatus`).
+ */
+export const PORT_STATUS_PROTOCOL_CRC_ERROR = 0x4705;
+
 /** A LUN as `Ctl.luns()` lists it. */
 export interface CtlLunEntry {
   readonly lunId: number;
@@ -559,7 +568,10 @@ export class Ctl implements CtlFrontendServices, CtlBackendServices {
     if (state.phase === IoPhase.Done) return;
     const io = state.io;
     const ok = io.status === IoStatus.None || io.status === IoStatus.Success;
-    if (ok && io.portStatus !== 0) {
+    if (ok && io.portStatus === PORT_STATUS_PROTOCOL_CRC_ERROR) {
+      const a = Asc.ProtocolServiceCrcError;
+      this.#setSense(io, SenseKey.AbortedCommand, a.asc, a.ascq);
+    } else if (ok && io.portStatus !== 0) {
       this.setInternalFailure(io);
     } else if (ok && io.dataDirection === DataDirection.Out && io.kernDataResid !== 0) {
       // Less Data-Out than the command needs: INVALID FIELD IN COMMAND INFORMATION UNIT.
@@ -605,6 +617,14 @@ export class Ctl implements CtlFrontendServices, CtlBackendServices {
   setSpaceAllocationFailed(io: ScsiIo): void {
     const a = Asc.SpaceAllocationFailedWriteProtect;
     this.#setSense(io, SenseKey.DataProtect, a.asc, a.ascq);
+  }
+
+  /** SBC-3 COMPARE AND WRITE / VERIFY: MISCOMPARE, 1Dh/00h, INFORMATION = offset of the first differing byte. */
+  setMiscompare(io: ScsiIo, offset: number): void {
+    const state = ioState(io);
+    const descriptor = state ? useDescriptorSense(state, this.#host) : this.options.descriptorSense;
+    const a = Asc.MiscompareDuringVerifyOperation;
+    setSense(io, SenseKey.Miscompare, a.asc, a.ascq, { descriptor, information: offset });
   }
 
   /** Sets sense in the LUN's format (Control mode page D_SENSE). */

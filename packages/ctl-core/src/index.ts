@@ -6,7 +6,7 @@
 export * from './io.js';
 export type { CtlPort, CtlFrontendServices } from './frontend.js';
 export type { BackendLun, BackendLunInfo, BlockRequest, CtlBackendServices } from './backend.js';
-export { Ctl, type CtlOptions, type CtlLunEntry, PORT_STATUS_ABORTED } from './ctl.js';
+export { Ctl, type CtlOptions, type CtlLunEntry, PORT_STATUS_ABORTED, PORT_STATUS_PROTOCOL_CRC_ERROR } from './ctl.js';
 export * from './scsi-proto.js';
 export * from './sense.js';
 export { CtlCopyCounters, ctlCopyCounters } from './counters.js';
@@ -15,3 +15,4 @@ export { CTL_DEFAULTS } from './options.js';
 export { encodeLun, decodeLun, MAX_FLAT_LUN } from './report-luns.js';
 export { TPC_DEFAULTS, type TpcOptions } from './tpc.js';
 export { TpcOpcode, TpcAsc, DEFAULT_TPC_LIMITS, type TpcLimits } from './tpc-proto.js';
+export { MAX_COMPARE_AND_WRITE_BLOCKS } from './sbc-integrity.js';

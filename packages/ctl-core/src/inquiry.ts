@@ -8,6 +8,7 @@
  * copy.
  */
 import type { BackendLunInfo } from './backend.js';
+import { maxCompareAndWriteBlocks } from './sbc-integrity.js';
 import {
   Association,
   CodeSet,
@@ -187,6 +188,8 @@ function deviceIdentification(ctx: VpdContext, lun: BackendLunInfo): Buffer {
 function blockLimits(lun: BackendLunInfo): Buffer {
   const buf = vpdHeader(VpdPage.BlockLimits, true, 0x3c);
   // OPTIMAL TRANSFER LENGTH GRANULARITY: one physical block.
+  // MAXIMUM COMPARE AND WRITE LENGTH (SBC-3 §6.5.3): COMPARE AND WRITE is supported (sbc-integrity.ts).
+  buf[5] = maxCompareAndWriteBlocks(lun.maxTransferBlocks);
   buf.writeUInt16BE(Math.min(0xffff, 2 ** lun.physicalBlockExponent), 6);
   buf.writeUInt32BE(Math.min(0xffffffff, lun.maxTransferBlocks), 8);
   buf.writeUInt32BE(Math.min(0xffffffff, lun.optimalTransferBlocks), 12);

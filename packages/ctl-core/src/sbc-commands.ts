@@ -1,5 +1,5 @@
 /**
- * Block command handlers (SBC-3): READ/WRITE(6/10/12/16), VERIFY(10/16),
+ * Block command handlers (SBC-3): READ/WRITE(6/10/12/16),
  * SYNCHRONIZE CACHE(10/16), READ CAPACITY(10/16), START STOP UNIT. The core
  * decodes and range-checks the CDB and hands a `BlockRequest` to the
  * backend, which moves the data (see backend.ts).
@@ -15,6 +15,7 @@ import {
   type CommandHost,
 } from './command.js';
 import type { IoState } from './io-state.js';
+import { dataOutBlocks } from './sbc-integrity.js';
 import { ScsiOpcode } from './scsi-proto.js';
 
 /** A decoded LBA extent. */
@@ -101,26 +102,16 @@ export function readWrite(state: IoState, host: CommandHost): void {
   }
   io.kernTotalLen = blocks * be.blockSize;
   if (isWrite) {
+    // RFC 7143 §11.4.5.1: with an EDTL below the transfer length only the blocks EDTL covers arrive.
+    const n = dataOutBlocks(state, host, blocks);
+    if (n === null) return;
+    if (n === 0) return good(state, host);
     // With WCE cleared by MODE SELECT, a write-back backend must write through.
     const fua = (b1 & 0x08) !== 0 || (be.writeCache && !lun.mode.wce);
-    host.submit(state, { op: 'write', lba, blocks, fua });
+    host.submit(state, { op: 'write', lba, blocks: n, fua });
   } else {
     host.submit(state, { op: 'read', lba, blocks });
   }
-}
-
-/** VERIFY(10/16) with BYTCHK = 0 (SBC-3). */
-export function verify(state: IoState, host: CommandHost): void {
-  const lun = state.lun;
-  if (!lun) throw new Error('VERIFY without a LUN');
-  const b1 = state.io.cdb[1] ?? 0;
-  if ((b1 & 0xe0) !== 0) return invalidFieldInCdb(state, host, 1, 7); // VRPROTECT
-  // BYTCHK != 0 compares initiator data with the medium: not supported.
-  if ((b1 & 0x06) !== 0) return invalidFieldInCdb(state, host, 1, 2);
-  const { lba, blocks } = decodeExtent(state.io.cdb);
-  if (outOfRange(lba, blocks, lun.be.numBlocks)) return lbaOutOfRange(state, host);
-  if (blocks === 0) return good(state, host);
-  host.submit(state, { op: 'verify', lba, blocks, bytchk: false });
 }
 
 /** SYNCHRONIZE CACHE(10/16) (SBC-3): `blocks` 0 = through the last LBA. */

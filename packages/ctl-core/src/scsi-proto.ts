@@ -32,6 +32,16 @@ export const ScsiOpcode = {
   ReportLuns: 0xa0,
   Read12: 0xa8,
   Write12: 0xaa,
+  // Data-integrity commands (SBC-3 / SBC-4), handled in sbc-integrity.ts.
+  WriteAndVerify10: 0x2e,
+  PreFetch10: 0x34,
+  OrWrite16: 0x8b,
+  CompareAndWrite: 0x89,
+  WriteAndVerify16: 0x8e,
+  PreFetch16: 0x90,
+  WriteAtomic16: 0x9c,
+  WriteAndVerify12: 0xae,
+  Verify12: 0xaf,
 } as const;
 export type ScsiOpcode = (typeof ScsiOpcode)[keyof typeof ScsiOpcode];
 
@@ -96,6 +106,8 @@ export const Asc = {
   TaggedOverlappedCommands: { asc: 0x4d, ascq: 0x00 },
   OverlappedCommandsAttempted: { asc: 0x4e, ascq: 0x00 },
   SpaceAllocationFailedWriteProtect: { asc: 0x27, ascq: 0x07 },
+  /** SPC-4 Annex D: 47h/05h PROTOCOL SERVICE CRC ERROR (RFC 7143 digest / sequence errors). */
+  ProtocolServiceCrcError: { asc: 0x47, ascq: 0x05 },
 } as const satisfies Record<string, AscAscq>;
 
 /** Sense data response codes (SPC-4 §4.5.1). */

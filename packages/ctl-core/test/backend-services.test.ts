@@ -24,7 +24,7 @@ describe('backend error helpers', () => {
     const h = new Harness();
     await h.clearUa();
     failWith(h, fn);
-    expectCheck(await h.exec(C.rw10(Op.Write10, 0, 1)), key, asc, ascq);
+    expectCheck(await h.exec(C.rw10(Op.Write10, 0, 1), { edtl: 512 }), key, asc, ascq);
   });
 
   it('a backend completing without a status completes GOOD', async () => {

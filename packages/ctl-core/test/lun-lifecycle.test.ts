@@ -163,7 +163,7 @@ describe('the port contract', () => {
     expectCheck(await h.exec(C.rw10(Op.Read10, 0, 1)), 0x03, 0x11, 0x00);
     const page = Buffer.from([0, 0, 0, 0, 0x0a, 0x0a, 0x06, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
     expectGood(await h.exec(C.modeSelect6(page.length), { dataOut: page }));
-    const r = await h.exec(C.rw10(Op.Write10, 0, 1));
+    const r = await h.exec(C.rw10(Op.Write10, 0, 1), { edtl: 512 });
     expect([...(r.senseData ?? [])]).toEqual([0x72, 0x03, 0x0c, 0x00, 0, 0, 0, 0]);
   });
 

@@ -170,12 +170,12 @@ describe('SYNCHRONIZE CACHE, VERIFY, START STOP UNIT', () => {
     expectGood(await h.exec(C.syncCache10(0, 0)));
   });
 
-  it('VERIFY(10/16) with BYTCHK=0 goes to the backend; BYTCHK!=0 is refused', async () => {
+  it('VERIFY(10/16) with BYTCHK=0 goes to the backend; VRPROTECT!=0 is refused', async () => {
     const h = new Harness({ lun: { numBlocks: 100 } });
     await h.clearUa();
     expectGood(await h.exec(C.rw10(Op.Verify10, 1, 2)));
     expectGood(await h.exec(C.rw16(Op.Verify16, 3, 4)));
-    expectInvalidField(await h.exec(C.rw10(Op.Verify10, 1, 2, 0x02)), 1, 2);
+    expectInvalidField(await h.exec(C.rw10(Op.Verify10, 1, 2, 0x04)), 1, 2);
     expectInvalidField(await h.exec(C.rw10(Op.Verify10, 1, 2, 0x20)), 1, 7);
     expectCheck(await h.exec(C.rw10(Op.Verify10, 99, 2)), 0x05, 0x21, 0x00);
     expect(h.lun.submitted.map((s) => s.request)).toEqual([

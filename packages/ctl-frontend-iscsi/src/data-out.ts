@@ -18,7 +18,12 @@
  *    advancing by 1 + `additionalPdus`), BufferOffset continuity, no data
  *    past the burst, F exactly on the last PDU of a sequence — any violation
  *    is a `ProtocolViolation` (ERL 0: the session terminates and the
- *    datamove completes with a non-zero `portStatus`);
+ *    datamove completes with a non-zero `portStatus`), except a wrong
+ *    DataSN: that is an implied digest error (RFC 7143 §7.9), answered as
+ *    §7.8 allows at ERL 0 without recovery R2Ts — the sequence is received to
+ *    its end and the datamove fails with `PORT_STATUS_PROTOCOL_CRC_ERROR`
+ *    (CHECK CONDITION, ABORTED COMMAND / PROTOCOL SERVICE CRC ERROR; nothing
+ *    is written);
  * 5. delivers payload per `io.dataOutMode`: `Views` sets `io.kernSgList` to
  *    views of the received data segments (no copy), `Copy` copies into the
  *    backend's `io.kernSgList` with `conn.pduGetData` (counted);
@@ -49,7 +54,7 @@ import {
   type IclConn,
   type Pdu,
 } from '@iscsi-target/icl-core';
-import { DataOutMode, type ScsiIo } from '@iscsi-target/ctl-core';
+import { DataOutMode, PORT_STATUS_PROTOCOL_CRC_ERROR, type ScsiIo } from '@iscsi-target/ctl-core';
 import type { IscsiCommand } from './command.js';
 import { ProtocolViolation } from './errors.js';
 
@@ -137,6 +142,12 @@ export class DataOutState {
   unsolicitedNextOffset = 0;
   unsolicitedDataSn = 0;
   move: ActiveMove | null = null;
+  /**
+   * A Data-Out PDU of this command carried an unexpected DataSN (RFC 7143
+   * §7.9: an implied digest error). The data keeps being received to the end
+   * of the sequence; the datamove then fails with PROTOCOL SERVICE CRC ERROR.
+   */
+  dataSnError = false;
 }
 
 /** A bounded set of recently retired tags (oldest forgotten first). */
@@ -340,10 +351,9 @@ export class DataOutEngine {
     const offset = bhs.readUInt32BE(DataOutBhs.bufferOffset);
     const len = pdu.dataLength;
     const final = (pdu.flags & Flag.Final) !== 0;
-    // RFC 7143 §11.7.5: DataSN of unsolicited data starts at 0 per command.
-    if (dataSn !== st.unsolicitedDataSn) {
-      throw new ProtocolViolation(`unsolicited Data-Out DataSN ${dataSn}, expected ${st.unsolicitedDataSn}`);
-    }
+    // RFC 7143 §11.7.5: DataSN of unsolicited data starts at 0 per command. A wrong one is an
+    // implied digest error (§7.9), answered per §7.8 with CHECK CONDITION, not a dropped connection.
+    if (dataSn !== st.unsolicitedDataSn) st.dataSnError = true;
     st.unsolicitedDataSn = (st.unsolicitedDataSn + 1 + pdu.additionalPdus) >>> 0;
     // RFC 7143 §13.20 DataPDUInOrder=Yes: no gaps, no reordering.
     if (offset !== st.unsolicitedNextOffset) {
@@ -388,8 +398,9 @@ export class DataOutEngine {
     // RFC 7143 §11.7.4: the ITT of a Data-Out is the command's.
     if (itt !== cmd.initiatorTaskTag) fail(`Data-Out ITT 0x${hex(itt)} does not match TTT 0x${hex(ttt)}`);
     const dataSn = bhs.readUInt32BE(DataOutBhs.dataSn);
-    // RFC 7143 §11.7.5: DataSN starts at 0 for every R2T-solicited sequence.
-    if (dataSn !== burst.expDataSn) fail(`Data-Out DataSN ${dataSn}, expected ${burst.expDataSn}`);
+    // RFC 7143 §11.7.5: DataSN starts at 0 for every R2T-solicited sequence; a wrong one is an
+    // implied digest error (§7.9): keep receiving the sequence, then fail the task (§7.8, option b).
+    if (dataSn !== burst.expDataSn) st.dataSnError = true;
     burst.expDataSn = (burst.expDataSn + 1 + pdu.additionalPdus) >>> 0;
     // RFC 7143 §13.19 DataSequenceInOrder=Yes: sequences arrive in R2T order.
     if (move.bursts[0] !== burst) fail(`Data-Out for TTT 0x${hex(ttt)} before the earlier R2T completed`);
@@ -514,6 +525,10 @@ export class DataOutEngine {
     if (move.views !== null) io.kernSgList = move.views;
     if (portStatus !== PortStatus.Ok) {
       if (io.portStatus === 0) io.portStatus = portStatus;
+    } else if (st.dataSnError) {
+      // RFC 7143 §7.8: terminate the task with CHECK CONDITION, PROTOCOL SERVICE CRC ERROR, after
+      // all data of the outstanding R2Ts arrived (which it has: the piece is complete).
+      io.portStatus = PORT_STATUS_PROTOCOL_CRC_ERROR;
     } else if (move.overflow) {
       // Bytes past ExpectedDataTransferLength can never arrive: do not let
       // the backend write a partly filled piece.

@@ -1,5 +1,6 @@
 import { Flag, RESERVED_TAG, RejectReason, TargetOpcode } from '@iscsi-target/icl-core';
 import { describe, expect, it } from 'vitest';
+import { PORT_STATUS_PROTOCOL_CRC_ERROR } from '@iscsi-target/ctl-core';
 import { PortStatus, SessionState } from '../src/index.js';
 import { DataOutMode, WriteSink, writeBehavior } from './helpers/fake-ctl.js';
 import type { SentPdu } from './helpers/fake-conn.js';
@@ -263,14 +264,6 @@ describe('R2T engine', () => {
 
     const base = { itt: 7, data: pattern(4096) };
 
-    it('wrong DataSN', async () => {
-      const env = setup({ params: { immediateData: false } });
-      const { sink, ttt } = await startWrite(env);
-      env.conn.receive(dataOutPdu({ ...base, ttt, dataSn: 1, bufferOffset: 0, final: false }));
-      await expectTerminated(env, sink);
-      expect(env.session.terminationReason).toMatch(/DataSN/);
-    });
-
     it('a gap in BufferOffset', async () => {
       const env = setup({ params: { immediateData: false } });
       const { sink, ttt } = await startWrite(env);
@@ -333,6 +326,82 @@ describe('R2T engine', () => {
       expect(env.session.state).toBe(SessionState.Terminated);
       expect(env.ctl.runs).toHaveLength(0);
       expect(env.conn.unfreedReceived()).toHaveLength(0);
+    });
+  });
+
+  // RFC 7143 §7.9: an out-of-order DataSN is an implied digest error; at ERL 0 (no recovery R2T)
+  // §7.8 lets the target terminate the task with CHECK CONDITION once all the data arrived.
+  describe('a wrong DataSN fails the task, not the session (RFC 7143 §7.8/§7.9)', () => {
+    const sequences: Array<[string, number[]]> = [
+      ['a repeated DataSN 0', [0, 0, 2, 3, 4]],
+      ['DataSN 27', [27, 1, 2, 3, 4]],
+      ['DataSN 0xffffffff', [0xffffffff, 1, 2, 3, 4]],
+      ['DataSN in reverse order', [1, 0, 2, 3, 4]],
+    ];
+    for (const [name, sns] of sequences) {
+      it(`solicited: ${name}`, async () => {
+        const env = setup({ params: { immediateData: false } });
+        const sink = new WriteSink(20000);
+        env.ctl.onScsi = writeBehavior({ length: 20000, mode: DataOutMode.Copy, sink });
+        env.conn.receive(writeCmd(env, { edtl: 20000 }));
+        await flush();
+        const r2t = env.conn.sentOf(TargetOpcode.R2t)[0]!;
+        const ttt = f.ttt(r2t);
+        const source = pattern(20000, 5);
+        sns.forEach((dataSn, i) => {
+          const off = i * 4096;
+          const end = Math.min(off + 4096, 20000);
+          env.conn.receive(dataOutPdu({ itt: 7, ttt, dataSn, bufferOffset: off, final: end === 20000, data: source.subarray(off, end) }));
+          if (i === 0) {
+            // Nothing is decided before the sequence is complete.
+            expect(sink.failed).toHaveLength(0);
+          }
+        });
+        await flush();
+        expect(env.session.state).not.toBe(SessionState.Terminated);
+        expect(env.conn.closed).toBe(false);
+        expect(sink.moves).toHaveLength(0); // nothing reached storage
+        expect(sink.failed).toEqual([{ offset: 0, length: 20000, portStatus: PORT_STATUS_PROTOCOL_CRC_ERROR, aborted: false }]);
+        expect(env.conn.sentOf(TargetOpcode.ScsiResponse)).toHaveLength(1);
+        expect(env.conn.unfreedReceived()).toHaveLength(0);
+      });
+    }
+
+    it('unsolicited: a wrong DataSN in the first burst', async () => {
+      const env = setup({ params: { initialR2t: false, immediateData: false, firstBurstLength: 8192 } });
+      const sink = new WriteSink(8192);
+      env.ctl.onScsi = writeBehavior({ length: 8192, mode: DataOutMode.Views, sink });
+      env.conn.receive(writeCmd(env, { edtl: 8192, final: false }));
+      const source = pattern(8192, 6);
+      env.conn.receive(dataOutPdu({ itt: 7, ttt: RESERVED_TAG, dataSn: 1, bufferOffset: 0, final: false, data: source.subarray(0, 4096) }));
+      env.conn.receive(dataOutPdu({ itt: 7, ttt: RESERVED_TAG, dataSn: 2, bufferOffset: 4096, final: true, data: source.subarray(4096) }));
+      await flush();
+      expect(env.session.state).not.toBe(SessionState.Terminated);
+      expect(sink.moves).toHaveLength(0);
+      expect(sink.failed.map((x) => x.portStatus)).toEqual([PORT_STATUS_PROTOCOL_CRC_ERROR]);
+      expect(env.conn.sentOf(TargetOpcode.R2t)).toHaveLength(0);
+      expect(env.conn.unfreedReceived()).toHaveLength(0);
+    });
+
+    it('a correct sequence afterwards is written normally', async () => {
+      const env = setup({ params: { immediateData: false } });
+      const sink = new WriteSink(8192);
+      env.ctl.onScsi = writeBehavior({ length: 8192, mode: DataOutMode.Copy, sink });
+      env.conn.receive(writeCmd(env, { itt: 7, edtl: 8192 }));
+      await flush();
+      const ttt1 = f.ttt(env.conn.sentOf(TargetOpcode.R2t)[0]!);
+      env.conn.receive(dataOutPdu({ itt: 7, ttt: ttt1, dataSn: 5, bufferOffset: 0, final: true, data: pattern(8192, 1) }));
+      await flush();
+      expect(sink.failed).toHaveLength(1);
+      env.conn.receive(writeCmd(env, { itt: 8, edtl: 8192 }));
+      await flush();
+      const ttt2 = f.ttt(env.conn.sentOf(TargetOpcode.R2t)[1]!);
+      const good = pattern(8192, 2);
+      env.conn.receive(dataOutPdu({ itt: 8, ttt: ttt2, dataSn: 0, bufferOffset: 0, final: true, data: good }));
+      await flush();
+      expect(sink.moves).toHaveLength(1);
+      expect(sink.data.equals(good)).toBe(true);
+      expect(env.conn.sentOf(TargetOpcode.ScsiResponse)).toHaveLength(2);
     });
   });
 });

@@ -40,6 +40,8 @@ export interface SenseRecord {
   senseKey: number;
   asc: number;
   ascq: number;
+  /** INFORMATION (MISCOMPARE offset), when set. */
+  information?: number;
 }
 
 interface HeldRef {
@@ -93,6 +95,8 @@ export class FakeCtl implements CtlBackendServices {
       expectedDataTransferLength: request.blocks * be.blockSize,
     });
     io.kernTotalLen = request.op === 'flush' || (request.op === 'verify' && !request.bytchk) ? 0 : request.blocks * be.blockSize;
+    if (request.op === 'compareAndWrite') io.kernTotalLen *= 2;
+    if (request.op === 'compare' && request.single) io.kernTotalLen = be.blockSize;
     this.#readData.set(io, []);
     this.#pieces.set(io, 0);
     return new Promise((resolve) => {
@@ -248,6 +252,11 @@ export class FakeCtl implements CtlBackendServices {
 
   setSpaceAllocationFailed(io: ScsiIo): void {
     this.setSense(io, 0x07, 0x27, 0x07);
+  }
+
+  setMiscompare(io: ScsiIo, offset: number): void {
+    this.setSense(io, 0x0e, 0x1d, 0x00);
+    this.sense.set(io, { senseKey: 0x0e, asc: 0x1d, ascq: 0x00, information: offset });
   }
 }
 

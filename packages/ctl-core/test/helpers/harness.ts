@@ -59,7 +59,8 @@ export class Harness {
       tagNum: o.tag ?? this.#tag++,
       tagType: o.tagType ?? TagType.Simple,
       cdb,
-      expectedDataTransferLength: o.edtl ?? 0,
+      // An initiator's EDTL covers the Data-Out it sends.
+      expectedDataTransferLength: o.edtl ?? o.dataOut?.length ?? 0,
     });
     if (o.dataOut) this.port.dataOut.set(io, o.dataOut);
     this.port.call(() => this.ctl.run(io));

@@ -152,6 +152,14 @@ export class RamLun implements BackendLun {
         ctl.setSuccess(io);
         ctl.dataSubmitDone(io);
         return;
+      case 'compare':
+      case 'writeVerify':
+      case 'orWrite':
+      case 'compareAndWrite':
+        // The data side of these is tested against the real engine (ctl-block); here they only complete.
+        ctl.setSuccess(io);
+        ctl.dataSubmitDone(io);
+        return;
     }
   }
 }

@@ -1,0 +1,251 @@
+/**
+ * The data-integrity commands of the block backends, on top of the datamove
+ * engine (`block-dispatch.ts`), in FreeBSD's `ctl_backend_block.c` terms the
+ * compare/verify half of `ctl_be_block_dispatch` and `ctl_be_block_cw_dispatch`:
+ * - `compareRange`: VERIFY with BYTCHK 01b (medium == Data-Out) or 11b (each
+ *   block of the medium == the single Data-Out block);
+ * - `writeAndVerify`: WRITE AND VERIFY — write, make durable, and with BYTCHK
+ *   read the range back and compare it with the data written;
+ * - `orWrite`: ORWRITE — medium := medium OR Data-Out;
+ * - `compareAndWrite`: COMPARE AND WRITE — compare the first half of the
+ *   Data-Out buffer with the medium, and only if every byte matches write the
+ *   second half.
+ * A difference completes the command with MISCOMPARE and the byte offset in
+ * INFORMATION (`ctl.setMiscompare`). Each works piece by piece (at most
+ * `maxIoSize` bytes at a time), so no command holds more than one piece of
+ * buffers.
+ *
+ * Atomicity is NOT provided here: the core's ordering (ser-table.ts) keeps
+ * every overlapping command waiting while one of these runs (they are in the
+ * Write serialization class with their LBA extent), which is what makes
+ * COMPARE AND WRITE and ORWRITE atomic against other I/O to the range. It
+ * does not decode CDBs or check ranges (the core did), and it does not know
+ * protection information (the core refuses *PROTECT != 0).
+ *
+ * Buffer ownership: medium pieces come from `store.readPiece` with one
+ * reference, dropped here; received Data-Out views are only read; in copy
+ * mode the pooled buffers of a piece are freed once the piece was used.
+ * "Verification" reads back what the store returns after `flush` — for the
+ * file backend that may be the OS page cache, not the platters.
+ */
+import type { CtlBackendServices, ScsiIo } from '@iscsi-target/ctl-core';
+import type { BlockStore } from './block-store.js';
+import { freeBeIo, type BeIo } from './beio.js';
+import { sgFirstDifference, sgFirstDifferenceRepeated, sgOr } from './block-compare.js';
+
+/** What these commands use of the datamove engine. */
+export interface IntegrityEngine {
+  readonly store: BlockStore;
+  readonly blockSize: number;
+  readonly maxIoSize: number;
+  readonly readOnly: boolean;
+  readonly writeCache: boolean;
+  /**
+   * Moves `length` bytes of Data-Out at `relOffset` in; null if the command
+   * must stop (sense set). Copy-mode buffers are left in `hold.beio`.
+   */
+  receivePiece(
+    io: ScsiIo,
+    length: number,
+    relOffset: number,
+    ctl: CtlBackendServices,
+    hold: { beio: BeIo | null },
+  ): Promise<readonly Buffer[] | null>;
+  /** Receives and writes `blocks` blocks at `lba` from Data-Out offset `relBase`; false = stop. */
+  writeRange(io: ScsiIo, lba: number, blocks: number, relBase: number, ctl: CtlBackendServices): Promise<boolean>;
+}
+
+/** Receives one piece, runs `use` on it, and always releases the piece's buffers. */
+async function withPiece<T>(
+  engine: IntegrityEngine,
+  io: ScsiIo,
+  length: number,
+  relOffset: number,
+  ctl: CtlBackendServices,
+  use: (data: readonly Buffer[]) => Promise<T>,
+): Promise<T | null> {
+  const hold: { beio: BeIo | null } = { beio: null };
+  try {
+    const data = await engine.receivePiece(io, length, relOffset, ctl, hold);
+    if (data === null) return null;
+    return await use(data);
+  } finally {
+    io.kernSgList = [];
+    if (hold.beio) freeBeIo(hold.beio);
+  }
+}
+
+/**
+ * Compares the medium at `lba` with Data-Out starting at `relBase`, piece by
+ * piece. Returns true if all bytes matched; false if the command must stop
+ * (MISCOMPARE or a transfer failure, sense set).
+ */
+async function compareWithDataOut(
+  engine: IntegrityEngine,
+  io: ScsiIo,
+  lba: number,
+  blocks: number,
+  ctl: CtlBackendServices,
+): Promise<boolean> {
+  const start = lba * engine.blockSize;
+  const total = blocks * engine.blockSize;
+  for (let done = 0; done < total; ) {
+    const length = Math.min(engine.maxIoSize, total - done);
+    const medium = await engine.store.readPiece(start + done, length);
+    try {
+      const diff = await withPiece(engine, io, length, done, ctl, (data) =>
+        Promise.resolve(sgFirstDifference(medium.sgList, data)),
+      );
+      if (diff === null) return false;
+      if (diff >= 0) {
+        // SBC-3 COMPARE AND WRITE / VERIFY: INFORMATION = offset of the first byte that differs.
+        ctl.setMiscompare(io, done + diff);
+        return false;
+      }
+    } finally {
+      medium.ref(medium.arg, -1);
+    }
+    done += length;
+  }
+  return true;
+}
+
+/** VERIFY with BYTCHK = 01b (`single` false) or 11b (`single` true), SBC-3 VERIFY(10). */
+export async function compareRange(
+  engine: IntegrityEngine,
+  io: ScsiIo,
+  lba: number,
+  blocks: number,
+  single: boolean,
+  ctl: CtlBackendServices,
+): Promise<void> {
+  if (!single) {
+    if (await compareWithDataOut(engine, io, lba, blocks, ctl)) ctl.setSuccess(io);
+    return;
+  }
+  // BYTCHK = 11b: one block of Data-Out, compared with each of the `blocks` blocks.
+  const bs = engine.blockSize;
+  const start = lba * bs;
+  const total = blocks * bs;
+  // A piece is a whole number of blocks, so each medium piece starts at a block boundary.
+  const pieceMax = Math.max(bs, engine.maxIoSize - (engine.maxIoSize % bs));
+  const matched = await withPiece(engine, io, bs, 0, ctl, async (block) => {
+    for (let done = 0; done < total; ) {
+      const length = Math.min(pieceMax, total - done);
+      const medium = await engine.store.readPiece(start + done, length);
+      try {
+        const diff = sgFirstDifferenceRepeated(medium.sgList, block);
+        if (diff >= 0) {
+          ctl.setMiscompare(io, done + diff);
+          return false;
+        }
+      } finally {
+        medium.ref(medium.arg, -1);
+      }
+      done += length;
+    }
+    return true;
+  });
+  if (matched === true) ctl.setSuccess(io);
+}
+
+/** WRITE AND VERIFY(10/12/16) (SBC-3): write, flush, and with BYTCHK compare the medium with the data. */
+export async function writeAndVerify(
+  engine: IntegrityEngine,
+  io: ScsiIo,
+  lba: number,
+  blocks: number,
+  bytchk: boolean,
+  ctl: CtlBackendServices,
+): Promise<void> {
+  if (engine.readOnly) {
+    ctl.setWriteProtected(io);
+    return;
+  }
+  const start = lba * engine.blockSize;
+  const total = blocks * engine.blockSize;
+  for (let done = 0; done < total; ) {
+    const length = Math.min(engine.maxIoSize, total - done);
+    const ok = await withPiece(engine, io, length, done, ctl, async (data) => {
+      await engine.store.write(data, start + done);
+      if (!bytchk) return true;
+      // SBC-3 WRITE AND VERIFY: the verification is of the medium, so the data must be on it first.
+      await engine.store.flush();
+      const medium = await engine.store.readPiece(start + done, length);
+      try {
+        const diff = sgFirstDifference(medium.sgList, data);
+        if (diff >= 0) {
+          ctl.setMiscompare(io, done + diff);
+          return false;
+        }
+      } finally {
+        medium.ref(medium.arg, -1);
+      }
+      return true;
+    });
+    if (ok !== true) return;
+    done += length;
+  }
+  // SBC-3 WRITE AND VERIFY: the logical blocks are verified on the medium: make them durable.
+  await engine.store.flush();
+  ctl.setSuccess(io);
+}
+
+/** ORWRITE(16) with ORPROTECT = 000b (SBC-3): each byte of the medium OR the Data-Out byte. */
+export async function orWrite(
+  engine: IntegrityEngine,
+  io: ScsiIo,
+  lba: number,
+  blocks: number,
+  fua: boolean,
+  ctl: CtlBackendServices,
+): Promise<void> {
+  if (engine.readOnly) {
+    ctl.setWriteProtected(io);
+    return;
+  }
+  const start = lba * engine.blockSize;
+  const total = blocks * engine.blockSize;
+  for (let done = 0; done < total; ) {
+    const length = Math.min(engine.maxIoSize, total - done);
+    const ok = await withPiece(engine, io, length, done, ctl, async (data) => {
+      const medium = await engine.store.readPiece(start + done, length);
+      let result: Buffer;
+      try {
+        result = sgOr(medium.sgList, data, length);
+      } finally {
+        medium.ref(medium.arg, -1);
+      }
+      await engine.store.write([result], start + done);
+      return true;
+    });
+    if (ok !== true) return;
+    done += length;
+  }
+  if (fua || !engine.writeCache) await engine.store.flush();
+  ctl.setSuccess(io);
+}
+
+/**
+ * COMPARE AND WRITE (SBC-3): Data-Out holds `blocks` blocks of verify data,
+ * then `blocks` blocks of write data. Nothing is written unless all of the
+ * verify data matched the medium.
+ */
+export async function compareAndWrite(
+  engine: IntegrityEngine,
+  io: ScsiIo,
+  lba: number,
+  blocks: number,
+  fua: boolean,
+  ctl: CtlBackendServices,
+): Promise<void> {
+  if (engine.readOnly) {
+    ctl.setWriteProtected(io);
+    return;
+  }
+  if (!(await compareWithDataOut(engine, io, lba, blocks, ctl))) return;
+  if (!(await engine.writeRange(io, lba, blocks, blocks * engine.blockSize, ctl))) return;
+  // SBC-3 COMPARE AND WRITE FUA bit (and WCE = 0): the written blocks are on the medium before GOOD.
+  if (fua || !engine.writeCache) await engine.store.flush();
+  ctl.setSuccess(io);
+}
