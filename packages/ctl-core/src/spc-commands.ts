@@ -111,10 +111,9 @@ export function modeSense(state: IoState, host: CommandHost): void {
   if (pageControl === PageControl.Saved) {
     return checkCondition(state, host, SenseKey.IllegalRequest, Asc.SavingParametersNotSupported);
   }
-  // No subpages: only subpage 00h, or FFh together with page 3Fh (all pages).
-  if (subpage !== 0 && !(pageCode === ModePage.AllPages && subpage === 0xff)) {
-    return invalidFieldInCdb(state, host, 3);
-  }
+  // SPC-4 §6.11.1: no page has subpages, so only subpage 00h or FFh (the page
+  // and all its subpages; with page 3Fh, all pages and subpages) exist.
+  if (subpage !== 0 && subpage !== 0xff) return invalidFieldInCdb(state, host, 3);
   const codes = pageCode === ModePage.AllPages ? SUPPORTED_MODE_PAGES : [pageCode];
   const pages: Buffer[] = [];
   let pagesLength = 0;
@@ -128,8 +127,9 @@ export function modeSense(state: IoState, host: CommandHost): void {
   const headerLength = is6 ? 4 : 8;
   const descriptorLength = dbd ? 0 : llbaa ? 16 : 8;
   const data = Buffer.alloc(headerLength + descriptorLength + pagesLength);
-  // SBC-3 mode parameter header: WP for a read-only LUN, DPOFUA since DPO and FUA are supported.
-  const deviceSpecific = (be.readOnly ? 0x80 : 0) | 0x10;
+  // SBC-3 mode parameter header: WP for a read-only or software write protected (Control
+  // SWP) LUN, DPOFUA since DPO and FUA are supported.
+  const deviceSpecific = (be.readOnly || lun.mode.swp ? 0x80 : 0) | 0x10;
   if (is6) {
     data[0] = data.length - 1; // MODE DATA LENGTH
     data[2] = deviceSpecific;
