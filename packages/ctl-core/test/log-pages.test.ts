@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Harness } from './helpers/harness.js';
-import { expectCheck, expectGood, expectInvalidField } from './helpers/expect.js';
+import { expectGood, expectInvalidField } from './helpers/expect.js';
 
 /** LOG SENSE CDB (SPC-4 §6.8). */
 function logSense(page: number, o: { subpage?: number; pc?: number; sp?: boolean; pointer?: number; alloc?: number } = {}): Buffer {
@@ -73,15 +73,6 @@ describe('LOG SENSE (SPC-4 §6.8)', () => {
     ppc[1] = 0x02; // PPC (obsolete)
     expectInvalidField(await h.exec(ppc), 1, 1);
   });
-
-  it('LOG SELECT is not offered: INVALID COMMAND OPERATION CODE', async () => {
-    const h = new Harness();
-    await h.clearUa();
-    const c = Buffer.alloc(10);
-    c[0] = 0x4c;
-    c[1] = 0x02; // PCR
-    expectCheck(await h.exec(c), 0x05, 0x20, 0x00, { field: 0 });
-  });
 });
 
 describe('READ DEFECT DATA (SBC-3 §5.12, §5.13)', () => {
@@ -110,14 +101,5 @@ describe('READ DEFECT DATA (SBC-3 §5.12, §5.13)', () => {
     expectInvalidField(await h.exec(Buffer.from([0xb7, 0x20, 0, 0, 0, 0, 0, 0, 0, 0xff, 0, 0])), 1, 5);
     const r = await h.exec(Buffer.from([0x37, 0, 0x08, 0, 0, 0, 0, 0, 2, 0]));
     expect([...r.data]).toEqual([0x00, 0x08]);
-  });
-});
-
-describe('SANITIZE (SBC-3)', () => {
-  it('is not offered: INVALID COMMAND OPERATION CODE', async () => {
-    const h = new Harness();
-    await h.clearUa();
-    const c = Buffer.from([0x48, 0x01, 0, 0, 0, 0, 0, 0, 0, 0]);
-    expectCheck(await h.exec(c), 0x05, 0x20, 0x00, { field: 0 });
   });
 });
