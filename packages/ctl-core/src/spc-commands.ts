@@ -161,7 +161,8 @@ export function modeSense(state: IoState, host: CommandHost): void {
 
 /**
  * MODE SELECT(6) and MODE SELECT(10) (SPC-4 §6.9, §6.10): accepts the
- * changeable fields only (Caching WCE, Control D_SENSE); the block
+ * changeable fields only (Caching WCE, Control D_SENSE and SWP); clearing WCE
+ * or setting SWP flushes a write-back backend's cache before GOOD; the block
  * descriptor's block length must match the LUN's, its block count is
  * ignored. All pages are validated before any is applied.
  */
@@ -209,9 +210,16 @@ export function modeSelect(state: IoState, host: CommandHost): void {
       pages.push(page);
       off = end;
     }
+    const { wce, swp } = lun.mode;
     for (const page of pages) lun.mode.apply(page);
     // SPC-4 §6.9: other I_T nexuses learn of the change through a unit attention.
     if (changed) host.modeParametersChanged(lun, state.initiatorIndex);
+    // SBC-3 Caching page: with WCE = 0 written data must be on the medium; SPC-4 §7.5.8:
+    // SWP inhibits writing "after writing all cached or buffered write data". Either
+    // change flushes the backend's write cache (MODE SELECT already waited for older writes).
+    if (lun.be.writeCache && ((wce && !lun.mode.wce) || (!swp && lun.mode.swp))) {
+      return host.submit(state, { op: 'flush', lba: 0, blocks: 0, immed: false });
+    }
     good(state, host);
   });
 }

@@ -168,7 +168,11 @@ describe('Control mode page SWP (SPC-4 §7.5.8)', () => {
     // The other initiator learns of the change, then is write protected too.
     expectCheck(await h.exec(C.tur(), { initiator: other }), 0x06, 0x2a, 0x01);
     expectCheck(await h.exec(C.rw16(0x8a, 0, 1), { initiator: other, dataOut: Buffer.alloc(512) }), 0x07, 0x27, 0x00);
-    expect(h.lun.submitted.filter((s) => s.request.op === 'write').length).toBe(0);
+    // Setting SWP flushed the cache once; no write reached the backend.
+    expect(h.lun.submitted.map((s) => s.request)).toEqual([
+      { op: 'flush', lba: 0, blocks: 0, immed: false },
+      { op: 'read', lba: 0, blocks: 1 },
+    ]);
     // SWP = 0 lifts it.
     expectGood(await h.exec(C.modeSelect6(16), { dataOut: controlPage(0x02, 0x00) }));
     expect((await h.exec(C.modeSense6(0x0a, { dbd: true }))).data[2]).toBe(0x10);
@@ -197,14 +201,18 @@ describe('Caching mode page WCE (SBC-3)', () => {
     expectGood(await h.exec(C.rw10(0x2a, 2, 1), { dataOut: Buffer.alloc(512) }));
     expect(h.lun.submitted.map((s) => s.request)).toEqual([
       { op: 'write', lba: 0, blocks: 1, fua: false },
+      // Clearing WCE flushes what the cache held before GOOD.
+      { op: 'flush', lba: 0, blocks: 0, immed: false },
       { op: 'write', lba: 1, blocks: 1, fua: true },
       { op: 'write', lba: 2, blocks: 1, fua: false },
     ]);
   });
 
-  it('WCE is not changeable on a backend without a write cache', async () => {
+  it('WCE is not changeable on a backend without a write cache; SWP then needs no flush', async () => {
     const h = new Harness({ lun: { writeCache: false } });
     await h.clearUa();
+    expectGood(await h.exec(C.modeSelect6(16), { dataOut: controlPage(0x02, 0x08) }));
+    expect(h.lun.submitted.length).toBe(0);
     const on = modeSelect6Data([0x08, 0x12, 0x04, ...new Array<number>(17).fill(0)]);
     expectCheck(await h.exec(C.modeSelect6(24), { dataOut: on }), 0x05, 0x26, 0x00, { field: 6, bit: 2, cd: false });
   });

@@ -133,7 +133,8 @@ describe('READ/WRITE', () => {
     page[5] = 0x12;
     expectGood(await h.exec(C.modeSelect6(page.length), { dataOut: page }));
     expectGood(await h.exec(C.rw10(Op.Write10, 0, 1), { dataOut: Buffer.alloc(512) }));
-    expect(h.lun.submitted[0]?.request).toEqual({ op: 'write', lba: 0, blocks: 1, fua: true });
+    expect(h.lun.submitted[0]?.request).toEqual({ op: 'flush', lba: 0, blocks: 0, immed: false });
+    expect(h.lun.submitted[1]?.request).toEqual({ op: 'write', lba: 0, blocks: 1, fua: true });
   });
 
   it('CTL copies no payload', async () => {
