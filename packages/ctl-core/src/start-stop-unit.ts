@@ -26,15 +26,15 @@ export const PowerCondition = {
   ForceStandby0: 0xb,
 } as const;
 
-/** Highest POWER CONDITION MODIFIER allowed per power condition (SBC-3: IDLE_A/B/C, STANDBY_Y/Z). */
+/** Highest POWER CONDITION MODIFIER per power condition (SBC-3: IDLE_A/B/C, STANDBY_Z/Y, and their FORCE_ forms). */
 const MAX_MODIFIER: ReadonlyMap<number, number> = new Map([
   [PowerCondition.StartValid, 0],
   [PowerCondition.Active, 0],
   [PowerCondition.Idle, 2],
   [PowerCondition.Standby, 1],
   [PowerCondition.LuControl, 0],
-  [PowerCondition.ForceIdle0, 0],
-  [PowerCondition.ForceStandby0, 0],
+  [PowerCondition.ForceIdle0, 2],
+  [PowerCondition.ForceStandby0, 1],
 ]);
 
 /** Readiness of one LUN, shared by all initiators (SBC-3 §4.19). */

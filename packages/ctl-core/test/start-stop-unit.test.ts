@@ -72,6 +72,8 @@ describe('START STOP UNIT (SBC-3 §5.25)', () => {
     // IDLE_C and STANDBY_Z modifiers.
     expectGood(await h.exec(Buffer.from([Op.StartStopUnit, 0, 0, 0x02, 0x20, 0])));
     expectGood(await h.exec(Buffer.from([Op.StartStopUnit, 0, 0, 0x01, 0x30, 0])));
+    expectGood(await h.exec(Buffer.from([Op.StartStopUnit, 0, 0, 0x02, 0xa0, 0])));
+    expectGood(await h.exec(Buffer.from([Op.StartStopUnit, 0, 0, 0x01, 0xb0, 0])));
     expect(h.lun.submitted.length).toBe(0);
   });
 
@@ -84,5 +86,8 @@ describe('START STOP UNIT (SBC-3 §5.25)', () => {
     expectInvalidField(await h.exec(Buffer.from([Op.StartStopUnit, 0, 0, 0x01, 0x01, 0])), 3, 3);
     expectInvalidField(await h.exec(Buffer.from([Op.StartStopUnit, 0, 0, 0x03, 0x20, 0])), 3, 3);
     expectInvalidField(await h.exec(Buffer.from([Op.StartStopUnit, 0, 0, 0x02, 0x30, 0])), 3, 3);
+    expectInvalidField(await h.exec(Buffer.from([Op.StartStopUnit, 0, 0, 0x03, 0xa0, 0])), 3, 3);
+    expectInvalidField(await h.exec(Buffer.from([Op.StartStopUnit, 0, 0, 0x02, 0xb0, 0])), 3, 3);
+    expectInvalidField(await h.exec(Buffer.from([Op.StartStopUnit, 0, 0, 0x01, 0x70, 0])), 3, 3);
   });
 });
