@@ -54,7 +54,8 @@ export function inquiry(state: IoState, host: CommandHost): void {
 
 /**
  * REQUEST SENSE (SPC-4 §6.39): reports (and clears) the highest pending unit
- * attention of the I_T nexus, or NO SENSE; LOGICAL UNIT NOT SUPPORTED for a
+ * attention of the I_T nexus, else NOT READY 04h/02h for a stopped unit, else
+ * NO SENSE; LOGICAL UNIT NOT SUPPORTED for a
  * LUN that does not exist. Always GOOD status.
  */
 export function requestSense(state: IoState, host: CommandHost): void {
@@ -72,6 +73,11 @@ export function requestSense(state: IoState, host: CommandHost): void {
       if (flag === UaFlag.LunInventoryChanged) host.lunInventoryReported(state.initiatorIndex);
       const a = uaAscAscq(flag);
       sense = buildSense(SenseKey.UnitAttention, a.asc, a.ascq, { descriptor });
+    } else if (lun.unit.stopped) {
+      // SPC-4 §6.39: with nothing else pending, the sense data describes the current
+      // state; a stopped unit is NOT READY, INITIALIZING COMMAND REQUIRED (SBC-3 §4.19).
+      const a = Asc.LogicalUnitNotReadyInitializingCommandRequired;
+      sense = buildSense(SenseKey.NotReady, a.asc, a.ascq, { descriptor });
     } else {
       const a = Asc.NoAdditionalSenseInformation;
       sense = buildSense(SenseKey.NoSense, a.asc, a.ascq, { descriptor });

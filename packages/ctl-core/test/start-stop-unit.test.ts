@@ -26,11 +26,15 @@ describe('START STOP UNIT (SBC-3 §5.25)', () => {
     expectGood(await h.exec(C.readCapacity10()));
     expectGood(await h.exec(C.modeSense6(0x3f)));
     expectGood(await h.exec(C.reportLuns(0, 64)));
+    // REQUEST SENSE describes the stopped state (GOOD status, sense as data).
     const rs = await h.exec(C.requestSense(false, 18));
     expectGood(rs);
+    expect([rs.data[0], rs.data[2], rs.data[12], rs.data[13]]).toEqual([0x70, 0x02, 0x04, 0x02]);
     expectGood(await h.exec(C.startStop(0x01))); // START
     expectGood(await h.exec(C.tur()));
     expectGood(await h.exec(C.rw10(Op.Read10, 0, 1)));
+    const ready = await h.exec(C.requestSense(false, 18));
+    expect([ready.data[2], ready.data[12], ready.data[13]]).toEqual([0x00, 0x00, 0x00]);
   });
 
   it('STOP with NO_FLUSH does not flush; the stopped state is shared by all initiators', async () => {
