@@ -6,7 +6,7 @@
  * backend and frontend; task management and I_T nexus loss.
  *
  * Does NOT touch the OS, move READ/WRITE payload (backends and frontends
- * do), or implement reservations, ALUA/HA, or log pages. Single-threaded:
+ * do), or implement reservations or ALUA/HA. Single-threaded:
  * every call runs on the event loop; `port.datamove`/`port.done` and
  * backend `submit` are always called from a later microtask, never inside
  * the caller's `run`, `datamove` or `datamoveDone`.
