@@ -17,7 +17,6 @@ import {
   readCapacity16,
   readWrite,
   rwExtent,
-  startStopUnit,
   synchronizeCache,
   syncExtent,
 } from './sbc-commands.js';
@@ -30,7 +29,11 @@ import {
   verifyCommand,
   writeAndVerifyCommand,
 } from './sbc-integrity.js';
-import { ScsiOpcode, ServiceActionIn16 } from './scsi-proto.js';
+import { logSense } from './log-pages.js';
+import { readDefectData } from './read-defect-data.js';
+import { MaintenanceIn, ScsiOpcode, ServiceActionIn16 } from './scsi-proto.js';
+import { startStopUnit } from './start-stop-unit.js';
+import { reportSupportedOpcodes, reportSupportedTmf } from './supported-opcodes.js';
 import { SerClass } from './ser-table.js';
 import { inquiry, modeSelect, modeSense, reportLuns, requestSense, testUnitReady } from './spc-commands.js';
 import { extendedCopy, receiveCopyResults } from './tpc-commands.js';
@@ -45,6 +48,8 @@ export const CmdFlag = {
   NoUnitAttention: 1 << 1,
   /** Modifies the medium: refused with WRITE PROTECTED on a read-only LUN. */
   WritesMedium: 1 << 2,
+  /** Runs while the unit is stopped (FreeBSD OK_ON_STOPPED); others get NOT READY 04h/02h (SBC-3 §4.19). */
+  OkOnStopped: 1 << 3,
 } as const;
 
 /** One row of the table. */
@@ -83,7 +88,7 @@ const ENTRIES: readonly CmdEntry[] = [
     serviceAction: null,
     cdbLength: 6,
     usage: [0xff, 0x01, 0x00, 0x00, 0xff, CONTROL],
-    flags: CmdFlag.OkOnNoLun | CmdFlag.NoUnitAttention,
+    flags: CmdFlag.OkOnNoLun | CmdFlag.NoUnitAttention | CmdFlag.OkOnStopped,
     serClass: SerClass.None,
     handler: requestSense,
   },
@@ -115,7 +120,7 @@ const ENTRIES: readonly CmdEntry[] = [
     serviceAction: null,
     cdbLength: 6,
     usage: [0xff, 0x01, 0xff, 0xff, 0xff, CONTROL],
-    flags: CmdFlag.OkOnNoLun | CmdFlag.NoUnitAttention,
+    flags: CmdFlag.OkOnNoLun | CmdFlag.NoUnitAttention | CmdFlag.OkOnStopped,
     serClass: SerClass.None,
     handler: inquiry,
   },
@@ -125,7 +130,7 @@ const ENTRIES: readonly CmdEntry[] = [
     serviceAction: null,
     cdbLength: 6,
     usage: [0xff, 0x11, 0x00, 0x00, 0xff, CONTROL],
-    flags: CmdFlag.None,
+    flags: CmdFlag.OkOnStopped,
     serClass: SerClass.ModeSelect,
     handler: modeSelect,
   },
@@ -135,7 +140,7 @@ const ENTRIES: readonly CmdEntry[] = [
     serviceAction: null,
     cdbLength: 6,
     usage: [0xff, 0x08, 0xff, 0xff, 0xff, CONTROL],
-    flags: CmdFlag.None,
+    flags: CmdFlag.OkOnStopped,
     serClass: SerClass.ModeSense,
     handler: modeSense,
   },
@@ -145,7 +150,7 @@ const ENTRIES: readonly CmdEntry[] = [
     serviceAction: null,
     cdbLength: 6,
     usage: [0xff, 0x01, 0x00, 0x0f, 0xf7, CONTROL],
-    flags: CmdFlag.None,
+    flags: CmdFlag.OkOnStopped,
     serClass: SerClass.Sync,
     handler: startStopUnit,
   },
@@ -155,7 +160,7 @@ const ENTRIES: readonly CmdEntry[] = [
     serviceAction: null,
     cdbLength: 10,
     usage: [0xff, 0x00, 0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x01, CONTROL],
-    flags: CmdFlag.None,
+    flags: CmdFlag.OkOnStopped,
     serClass: SerClass.None,
     handler: readCapacity10,
   },
@@ -211,7 +216,7 @@ const ENTRIES: readonly CmdEntry[] = [
     serviceAction: null,
     cdbLength: 10,
     usage: [0xff, 0x11, 0x00, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, CONTROL],
-    flags: CmdFlag.None,
+    flags: CmdFlag.OkOnStopped,
     serClass: SerClass.ModeSelect,
     handler: modeSelect,
   },
@@ -221,7 +226,7 @@ const ENTRIES: readonly CmdEntry[] = [
     serviceAction: null,
     cdbLength: 10,
     usage: [0xff, 0x18, 0xff, 0xff, 0x00, 0x00, 0x00, 0xff, 0xff, CONTROL],
-    flags: CmdFlag.None,
+    flags: CmdFlag.OkOnStopped,
     serClass: SerClass.ModeSense,
     handler: modeSense,
   },
@@ -275,7 +280,7 @@ const ENTRIES: readonly CmdEntry[] = [
     serviceAction: ServiceActionIn16.ReadCapacity16,
     cdbLength: 16,
     usage: [0xff, 0x1f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, CONTROL],
-    flags: CmdFlag.None,
+    flags: CmdFlag.OkOnStopped,
     serClass: SerClass.None,
     handler: readCapacity16,
   },
@@ -285,7 +290,7 @@ const ENTRIES: readonly CmdEntry[] = [
     serviceAction: null,
     cdbLength: 12,
     usage: [0xff, 0x00, 0xff, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0x00, CONTROL],
-    flags: CmdFlag.OkOnNoLun | CmdFlag.NoUnitAttention,
+    flags: CmdFlag.OkOnNoLun | CmdFlag.NoUnitAttention | CmdFlag.OkOnStopped,
     serClass: SerClass.None,
     handler: reportLuns,
   },
@@ -450,6 +455,61 @@ const ENTRIES: readonly CmdEntry[] = [
     serClass: SerClass.None,
     extent: preFetchExtent,
     handler: preFetchCommand,
+  },
+  {
+    name: 'READ DEFECT DATA(10)',
+    opcode: ScsiOpcode.ReadDefectData10,
+    serviceAction: null,
+    cdbLength: 10,
+    // REQ_PLIST REQ_GLIST DEFECT LIST FORMAT | ALLOCATION LENGTH
+    usage: [0xff, 0x00, 0x1f, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, CONTROL],
+    flags: CmdFlag.None,
+    serClass: SerClass.None,
+    handler: readDefectData,
+  },
+  {
+    name: 'READ DEFECT DATA(12)',
+    opcode: ScsiOpcode.ReadDefectData12,
+    serviceAction: null,
+    cdbLength: 12,
+    // REQ_PLIST REQ_GLIST DEFECT LIST FORMAT | ADDRESS DESCRIPTOR INDEX | ALLOCATION LENGTH
+    usage: [0xff, 0x1f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00, CONTROL],
+    flags: CmdFlag.None,
+    serClass: SerClass.None,
+    handler: readDefectData,
+  },
+  {
+    name: 'LOG SENSE',
+    opcode: ScsiOpcode.LogSense,
+    serviceAction: null,
+    cdbLength: 10,
+    // SP | PC PAGE CODE | SUBPAGE CODE | PARAMETER POINTER | ALLOCATION LENGTH (PPC is obsolete)
+    usage: [0xff, 0x01, 0xff, 0xff, 0x00, 0xff, 0xff, 0xff, 0xff, CONTROL],
+    flags: CmdFlag.OkOnStopped,
+    serClass: SerClass.None,
+    handler: logSense,
+  },
+  {
+    name: 'REPORT SUPPORTED OPERATION CODES',
+    opcode: ScsiOpcode.MaintenanceIn,
+    serviceAction: MaintenanceIn.ReportSupportedOperationCodes,
+    cdbLength: 12,
+    // SERVICE ACTION | RCTD REPORTING OPTIONS | REQUESTED OPERATION CODE | REQUESTED SERVICE ACTION | ALLOCATION LENGTH
+    usage: [0xff, 0x1f, 0x87, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00, CONTROL],
+    flags: CmdFlag.OkOnStopped,
+    serClass: SerClass.None,
+    handler: reportSupportedOpcodes,
+  },
+  {
+    name: 'REPORT SUPPORTED TASK MANAGEMENT FUNCTIONS',
+    opcode: ScsiOpcode.MaintenanceIn,
+    serviceAction: MaintenanceIn.ReportSupportedTaskManagementFunctions,
+    cdbLength: 12,
+    // SERVICE ACTION | REPD | ALLOCATION LENGTH
+    usage: [0xff, 0x1f, 0x80, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0x00, CONTROL],
+    flags: CmdFlag.OkOnStopped,
+    serClass: SerClass.None,
+    handler: reportSupportedTmf,
   },
 ];
 

@@ -6,7 +6,7 @@
  * backend and frontend; task management and I_T nexus loss.
  *
  * Does NOT touch the OS, move READ/WRITE payload (backends and frontends
- * do), or implement reservations, ALUA/HA, or log pages. Single-threaded:
+ * do), or implement reservations or ALUA/HA. Single-threaded:
  * every call runs on the event loop; `port.datamove`/`port.done` and
  * backend `submit` are always called from a later microtask, never inside
  * the caller's `run`, `datamove` or `datamoveDone`.
@@ -365,8 +365,13 @@ export class Ctl implements CtlFrontendServices, CtlBackendServices {
     if (state.tagType === TagType.Aca) {
       return checkCondition(state, host, SenseKey.IllegalRequest, Asc.InvalidMessageError);
     }
-    // SBC-3 write protection: commands that modify the medium fail on a write-protected LUN.
-    if ((entry.flags & CmdFlag.WritesMedium) !== 0 && lun.be.readOnly) {
+    // SBC-3 §4.19: a stopped unit answers NOT READY, INITIALIZING COMMAND REQUIRED until started.
+    if (lun.unit.stopped && (entry.flags & CmdFlag.OkOnStopped) === 0) {
+      return checkCondition(state, host, SenseKey.NotReady, Asc.LogicalUnitNotReadyInitializingCommandRequired);
+    }
+    // SBC-3 write protection: commands that modify the medium fail on a write-protected LUN
+    // (read-only backend, or Control mode page SWP, SPC-4 §7.5.8).
+    if ((entry.flags & CmdFlag.WritesMedium) !== 0 && (lun.be.readOnly || lun.mode.swp)) {
       return checkCondition(state, host, SenseKey.DataProtect, Asc.WriteProtected);
     }
     state.serClass = entry.serClass;

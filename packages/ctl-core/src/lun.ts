@@ -1,7 +1,7 @@
 /**
  * A LUN inside the core (FreeBSD `struct ctl_lun`): its backend, the order of
  * arrival (OOA) list of outstanding commands, the per-initiator unit
- * attention conditions and the mode page state.
+ * attention conditions, the mode page state and the started/stopped state.
  *
  * Does NOT execute commands or talk to ports (ctl.ts does); it only keeps
  * the state and answers "which older command blocks this one".
@@ -9,6 +9,7 @@
 import type { BackendLun } from './backend.js';
 import { IoPhase, type IoState } from './io-state.js';
 import { ModeState } from './mode-pages.js';
+import { UnitState } from './start-stop-unit.js';
 import { TagType } from './io.js';
 import { Blockage, checkForBlockage, mayConflict, SER_CLASS_COUNT } from './ser-table.js';
 import { highestUa, uaClearMask, UaFlag } from './unit-attention.js';
@@ -25,6 +26,8 @@ export class CtlLun {
   readonly id: number;
   readonly be: BackendLun;
   readonly mode: ModeState;
+  /** Started/stopped state (START STOP UNIT). */
+  readonly unit = new UnitState();
   /** Set by `removeLun`: no new commands, shut down when idle. */
   removing = false;
   #head: IoState | null = null;

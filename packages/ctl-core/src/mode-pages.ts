@@ -1,8 +1,12 @@
 /**
  * Mode pages of a LUN (FreeBSD `ctl.c` mode page tables, SPC-4 §7.5, SBC-3
  * mode parameters): the current, changeable and default copies of Read-Write Error
- * Recovery (01h), Caching (08h) and Control (0Ah), and the validation and
- * application of a page received by MODE SELECT.
+ * Recovery (01h), Caching (08h), Control (0Ah) and Informational Exceptions
+ * Control (1Ch), and the validation and application of a page received by
+ * MODE SELECT. Changeable: Caching WCE (if the backend has a write cache),
+ * Control D_SENSE and SWP. The Informational Exceptions Control page reports
+ * DEXCPT = 1 and MRIE = 0 and nothing in it is changeable: the target has no
+ * failure prediction, so there is never an exception to report.
  *
  * Does NOT build the mode parameter header or block descriptor (the MODE
  * SENSE handler does), does not support saved values (no persistent store),
@@ -17,6 +21,7 @@ export const SUPPORTED_MODE_PAGES: readonly number[] = [
   ModePage.ReadWriteErrorRecovery,
   ModePage.Caching,
   ModePage.Control,
+  ModePage.InformationalExceptionsControl,
 ];
 
 /** Page lengths (bytes after the 2-byte page header). */
@@ -24,6 +29,7 @@ const PAGE_LENGTH: ReadonlyMap<number, number> = new Map([
   [ModePage.ReadWriteErrorRecovery, 0x0a],
   [ModePage.Caching, 0x12],
   [ModePage.Control, 0x0a],
+  [ModePage.InformationalExceptionsControl, 0x0a],
 ]);
 
 /** Caching page byte 2: WCE (SBC-3 Caching mode page). */
@@ -31,6 +37,10 @@ const CACHING_WCE = 0x04;
 /** Control page byte 2: D_SENSE and GLTSD (SPC-4 §7.5.8). */
 const CONTROL_D_SENSE = 0x04;
 const CONTROL_GLTSD = 0x02;
+/** Control page byte 4: SWP, software write protect (SPC-4 §7.5.8). */
+const CONTROL_SWP = 0x08;
+/** Informational Exceptions Control page byte 2: DEXCPT (SPC-4 §7.5.9). */
+const IEC_DEXCPT = 0x08;
 /** Read-Write Error Recovery page byte 2: AWRE | ARRE (SBC-3 Read-Write Error Recovery mode page). */
 const RWER_AWRE_ARRE = 0xc0;
 
@@ -46,6 +56,8 @@ export class ModeState {
   wce: boolean;
   /** Current Control page D_SENSE: report sense in descriptor format. */
   dSense: boolean;
+  /** Current Control page SWP: the medium is write protected (SPC-4 §7.5.8). */
+  swp = false;
   readonly #defaultWce: boolean;
   readonly #defaultDSense: boolean;
   readonly #wceChangeable: boolean;
@@ -86,8 +98,18 @@ export class ModeState {
         else buf[2] = wce ? CACHING_WCE : 0;
         break;
       case ModePage.Control:
-        if (changeable) buf[2] = CONTROL_D_SENSE;
-        else buf[2] = CONTROL_GLTSD | (dSense ? CONTROL_D_SENSE : 0);
+        if (changeable) {
+          buf[2] = CONTROL_D_SENSE;
+          buf[4] = CONTROL_SWP;
+        } else {
+          buf[2] = CONTROL_GLTSD | (dSense ? CONTROL_D_SENSE : 0);
+          // SPC-4 §7.5.8: SWP defaults to zero.
+          if (pageControl !== PageControl.Default && this.swp) buf[4] = CONTROL_SWP;
+        }
+        break;
+      case ModePage.InformationalExceptionsControl:
+        // SPC-4 §7.5.9: DEXCPT = 1 (informational exception operations disabled), MRIE = 0.
+        if (!changeable) buf[2] = IEC_DEXCPT;
         break;
     }
     return buf;
@@ -122,6 +144,9 @@ export class ModeState {
   apply(page: Buffer): void {
     const pageCode = (page[0] ?? 0) & 0x3f;
     if (pageCode === ModePage.Caching) this.wce = ((page[2] ?? 0) & CACHING_WCE) !== 0;
-    else if (pageCode === ModePage.Control) this.dSense = ((page[2] ?? 0) & CONTROL_D_SENSE) !== 0;
+    else if (pageCode === ModePage.Control) {
+      this.dSense = ((page[2] ?? 0) & CONTROL_D_SENSE) !== 0;
+      this.swp = ((page[4] ?? 0) & CONTROL_SWP) !== 0;
+    }
   }
 }

@@ -1,6 +1,8 @@
 /**
  * Block command handlers (SBC-3): READ/WRITE(6/10/12/16),
- * SYNCHRONIZE CACHE(10/16), READ CAPACITY(10/16), START STOP UNIT. The core
+ * SYNCHRONIZE CACHE(10/16), READ CAPACITY(10/16) (START STOP UNIT is in
+ * start-stop-unit.ts; VERIFY and the other data-integrity commands in
+ * sbc-integrity.ts). The core
  * decodes and range-checks the CDB and hands a `BlockRequest` to the
  * backend, which moves the data (see backend.ts).
  *
@@ -158,27 +160,4 @@ export function readCapacity16(state: IoState, host: CommandHost): void {
   data[13] = be.physicalBlockExponent & 0x0f; // LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT
   data[14] = be.thinProvisioned ? 0x80 : 0x00; // LBPME; LBPRZ = 0; LOWEST ALIGNED LBA = 0
   host.sendData(state, data, cdb.readUInt32BE(10));
-}
-
-/**
- * START STOP UNIT (SBC-3). The LUN is always ready: START is accepted
- * without a state change; a STOP without NO_FLUSH flushes the cache first.
- * The medium is not removable, so LOEJ = 1 is an invalid field; power
- * conditions other than START_VALID (0) are not supported.
- */
-export function startStopUnit(state: IoState, host: CommandHost): void {
-  const lun = state.lun;
-  if (!lun) throw new Error('START STOP UNIT without a LUN');
-  const cdb = state.io.cdb;
-  const b4 = cdb[4] ?? 0;
-  if ((b4 & 0xf0) !== 0) return invalidFieldInCdb(state, host, 4, 7); // POWER CONDITION
-  if (((cdb[3] ?? 0) & 0x0f) !== 0) return invalidFieldInCdb(state, host, 3, 3); // POWER CONDITION MODIFIER
-  if ((b4 & 0x02) !== 0) return invalidFieldInCdb(state, host, 4, 1); // LOEJ: medium not removable
-  const start = (b4 & 0x01) !== 0;
-  const noFlush = (b4 & 0x04) !== 0;
-  if (!start && !noFlush) {
-    host.submit(state, { op: 'flush', lba: 0, blocks: 0, immed: ((cdb[1] ?? 0) & 0x01) !== 0 });
-    return;
-  }
-  good(state, host);
 }

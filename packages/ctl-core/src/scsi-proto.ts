@@ -42,12 +42,25 @@ export const ScsiOpcode = {
   WriteAtomic16: 0x9c,
   WriteAndVerify12: 0xae,
   Verify12: 0xaf,
+  ReadDefectData10: 0x37,
+  LogSelect: 0x4c,
+  LogSense: 0x4d,
+  /** MAINTENANCE IN: service actions in `MaintenanceIn`. */
+  MaintenanceIn: 0xa3,
+  ReadDefectData12: 0xb7,
+  Sanitize: 0x48,
 } as const;
 export type ScsiOpcode = (typeof ScsiOpcode)[keyof typeof ScsiOpcode];
 
 /** Service actions of SERVICE ACTION IN(16) (SBC-3). */
 export const ServiceActionIn16 = {
   ReadCapacity16: 0x10,
+} as const;
+
+/** Service actions of MAINTENANCE IN (SPC-4 §6.35, §6.36). */
+export const MaintenanceIn = {
+  ReportSupportedOperationCodes: 0x0c,
+  ReportSupportedTaskManagementFunctions: 0x0d,
 } as const;
 
 /** Sense keys (SPC-4 §4.5.6, table 45). */
@@ -108,6 +121,12 @@ export const Asc = {
   SpaceAllocationFailedWriteProtect: { asc: 0x27, ascq: 0x07 },
   /** SPC-4 Annex D: 47h/05h PROTOCOL SERVICE CRC ERROR (RFC 7143 digest / sequence errors). */
   ProtocolServiceCrcError: { asc: 0x47, ascq: 0x05 },
+  /** NOT READY after START STOP UNIT stopped the unit (SBC-3 §4.19, START STOP UNIT). */
+  LogicalUnitNotReadyInitializingCommandRequired: { asc: 0x04, ascq: 0x02 },
+  /** READ DEFECT DATA: no defect list of the requested format (SBC-3 READ DEFECT DATA). */
+  DefectListNotFound: { asc: 0x1c, ascq: 0x00 },
+  /** START STOP UNIT with LOEJ while removal is prevented (SBC-3 START STOP UNIT). */
+  MediumRemovalPrevented: { asc: 0x53, ascq: 0x02 },
 } as const satisfies Record<string, AscAscq>;
 
 /** Sense data response codes (SPC-4 §4.5.1). */
@@ -155,6 +174,7 @@ export const ModePage = {
   ReadWriteErrorRecovery: 0x01,
   Caching: 0x08,
   Control: 0x0a,
+  InformationalExceptionsControl: 0x1c,
   AllPages: 0x3f,
 } as const;
 

@@ -55,7 +55,8 @@ export function inquiry(state: IoState, host: CommandHost): void {
 
 /**
  * REQUEST SENSE (SPC-4 §6.39): reports (and clears) the highest pending unit
- * attention of the I_T nexus, or NO SENSE; LOGICAL UNIT NOT SUPPORTED for a
+ * attention of the I_T nexus, else NOT READY 04h/02h for a stopped unit, else
+ * NO SENSE; LOGICAL UNIT NOT SUPPORTED for a
  * LUN that does not exist. Always GOOD status.
  */
 export function requestSense(state: IoState, host: CommandHost): void {
@@ -73,6 +74,11 @@ export function requestSense(state: IoState, host: CommandHost): void {
       if (flag === UaFlag.LunInventoryChanged) host.lunInventoryReported(state.initiatorIndex);
       const a = uaAscAscq(flag);
       sense = buildSense(SenseKey.UnitAttention, a.asc, a.ascq, { descriptor });
+    } else if (lun.unit.stopped) {
+      // SPC-4 §6.39: with nothing else pending, the sense data describes the current
+      // state; a stopped unit is NOT READY, INITIALIZING COMMAND REQUIRED (SBC-3 §4.19).
+      const a = Asc.LogicalUnitNotReadyInitializingCommandRequired;
+      sense = buildSense(SenseKey.NotReady, a.asc, a.ascq, { descriptor });
     } else {
       const a = Asc.NoAdditionalSenseInformation;
       sense = buildSense(SenseKey.NoSense, a.asc, a.ascq, { descriptor });
@@ -112,10 +118,9 @@ export function modeSense(state: IoState, host: CommandHost): void {
   if (pageControl === PageControl.Saved) {
     return checkCondition(state, host, SenseKey.IllegalRequest, Asc.SavingParametersNotSupported);
   }
-  // No subpages: only subpage 00h, or FFh together with page 3Fh (all pages).
-  if (subpage !== 0 && !(pageCode === ModePage.AllPages && subpage === 0xff)) {
-    return invalidFieldInCdb(state, host, 3);
-  }
+  // SPC-4 §6.11.1: no page has subpages, so only subpage 00h or FFh (the page
+  // and all its subpages; with page 3Fh, all pages and subpages) exist.
+  if (subpage !== 0 && subpage !== 0xff) return invalidFieldInCdb(state, host, 3);
   const codes = pageCode === ModePage.AllPages ? SUPPORTED_MODE_PAGES : [pageCode];
   const pages: Buffer[] = [];
   let pagesLength = 0;
@@ -129,8 +134,9 @@ export function modeSense(state: IoState, host: CommandHost): void {
   const headerLength = is6 ? 4 : 8;
   const descriptorLength = dbd ? 0 : llbaa ? 16 : 8;
   const data = Buffer.alloc(headerLength + descriptorLength + pagesLength);
-  // SBC-3 mode parameter header: WP for a read-only LUN, DPOFUA since DPO and FUA are supported.
-  const deviceSpecific = (be.readOnly ? 0x80 : 0) | 0x10;
+  // SBC-3 mode parameter header: WP for a read-only or software write protected (Control
+  // SWP) LUN, DPOFUA since DPO and FUA are supported.
+  const deviceSpecific = (be.readOnly || lun.mode.swp ? 0x80 : 0) | 0x10;
   if (is6) {
     data[0] = data.length - 1; // MODE DATA LENGTH
     data[2] = deviceSpecific;
@@ -162,7 +168,8 @@ export function modeSense(state: IoState, host: CommandHost): void {
 
 /**
  * MODE SELECT(6) and MODE SELECT(10) (SPC-4 §6.9, §6.10): accepts the
- * changeable fields only (Caching WCE, Control D_SENSE); the block
+ * changeable fields only (Caching WCE, Control D_SENSE and SWP); clearing WCE
+ * or setting SWP flushes a write-back backend's cache before GOOD; the block
  * descriptor's block length must match the LUN's, its block count is
  * ignored. All pages are validated before any is applied.
  */
@@ -210,9 +217,16 @@ export function modeSelect(state: IoState, host: CommandHost): void {
       pages.push(page);
       off = end;
     }
+    const { wce, swp } = lun.mode;
     for (const page of pages) lun.mode.apply(page);
     // SPC-4 §6.9: other I_T nexuses learn of the change through a unit attention.
     if (changed) host.modeParametersChanged(lun, state.initiatorIndex);
+    // SBC-3 Caching page: with WCE = 0 written data must be on the medium; SPC-4 §7.5.8:
+    // SWP inhibits writing "after writing all cached or buffered write data". Either
+    // change flushes the backend's write cache (MODE SELECT already waited for older writes).
+    if (lun.be.writeCache && ((wce && !lun.mode.wce) || (!swp && lun.mode.swp))) {
+      return host.submit(state, { op: 'flush', lba: 0, blocks: 0, immed: false });
+    }
     good(state, host);
   });
 }

@@ -133,7 +133,8 @@ describe('READ/WRITE', () => {
     page[5] = 0x12;
     expectGood(await h.exec(C.modeSelect6(page.length), { dataOut: page }));
     expectGood(await h.exec(C.rw10(Op.Write10, 0, 1), { dataOut: Buffer.alloc(512) }));
-    expect(h.lun.submitted[0]?.request).toEqual({ op: 'write', lba: 0, blocks: 1, fua: true });
+    expect(h.lun.submitted[0]?.request).toEqual({ op: 'flush', lba: 0, blocks: 0, immed: false });
+    expect(h.lun.submitted[1]?.request).toEqual({ op: 'write', lba: 0, blocks: 1, fua: true });
   });
 
   it('CTL copies no payload', async () => {
@@ -149,7 +150,7 @@ describe('READ/WRITE', () => {
   });
 });
 
-describe('SYNCHRONIZE CACHE, VERIFY, START STOP UNIT', () => {
+describe('SYNCHRONIZE CACHE, VERIFY', () => {
   it('SYNCHRONIZE CACHE(10/16) calls flush after a range check', async () => {
     const h = new Harness({ lun: { numBlocks: 100 } });
     await h.clearUa();
@@ -182,18 +183,5 @@ describe('SYNCHRONIZE CACHE, VERIFY, START STOP UNIT', () => {
       { op: 'verify', lba: 1, blocks: 2, bytchk: false },
       { op: 'verify', lba: 3, blocks: 4, bytchk: false },
     ]);
-  });
-
-  it('START STOP UNIT: start accepted, stop flushes, LOEJ and power conditions refused', async () => {
-    const h = new Harness();
-    await h.clearUa();
-    expectGood(await h.exec(C.startStop(0x01)));
-    expect(h.lun.submitted.length).toBe(0);
-    expectGood(await h.exec(C.startStop(0x00, 0x01)));
-    expect(h.lun.submitted[0]?.request).toEqual({ op: 'flush', lba: 0, blocks: 0, immed: true });
-    expectGood(await h.exec(C.startStop(0x04))); // STOP with NO_FLUSH
-    expect(h.lun.submitted.length).toBe(1);
-    expectInvalidField(await h.exec(C.startStop(0x03)), 4, 1);
-    expectInvalidField(await h.exec(C.startStop(0x10)), 4, 7);
   });
 });
