@@ -30,9 +30,18 @@ export async function listSuites(family = 'ALL') {
   return suites;
 }
 
+/** CUnit's result word at the start of a (trimmed) line, alone or followed by other output. */
+const RESULT_FIRST = /^(passed|FAILED)(?:\s|$)/;
+
 /**
  * Scores a verbose iscsi-test-cu log (a port of testcu-score.py: same rules,
- * same names, same duplicate numbering). A test whose result line never
+ * same names, same duplicate numbering), with one correction: CUnit's result
+ * word may be followed on the same line by whatever the next test or the
+ * suite teardown prints (`passed    [SKIPPED] PERSISTENT RESERVE IN is not
+ * implemented.`). testcu-score.py then never sees the result and drops the
+ * test, or charges the trailing `[SKIPPED]` to it; here a line whose text
+ * *starts* with `passed`/`FAILED` is the result, and only what comes before
+ * the result word counts for the test. A test whose result line never
  * appeared (the client died mid-test) is a "crash".
  * @param {string} log
  * @returns {Map<string, 'pass' | 'skip' | 'fail' | 'crash'>}
@@ -58,22 +67,31 @@ export function scoreLog(log) {
       for (let n = 2; res.has(cur); n++) cur = `${base}#${n}`;
       state = 'pass';
       const rest = (m[2] ?? '').trim();
-      if ((m[2] ?? '').includes('[SKIPPED]')) state = 'skip';
-      if (rest.endsWith('FAILED')) {
+      const lead = RESULT_FIRST.exec(rest);
+      const before = lead ? '' : rest;
+      if (before.includes('[SKIPPED]')) state = 'skip';
+      if (lead?.[1] === 'FAILED' || (!lead && rest.endsWith('FAILED'))) {
         res.set(cur, 'fail');
         cur = null;
-      } else if (rest.endsWith('passed') || rest.startsWith('passed')) {
+      } else if (lead?.[1] === 'passed' || rest.endsWith('passed')) {
+        if (!lead && rest.includes('[SKIPPED]')) state = 'skip';
         res.set(cur, state);
         cur = null;
       }
       continue;
     }
     if (cur === null) continue;
+    const lead = RESULT_FIRST.exec(line.trim());
+    if (lead) {
+      res.set(cur, lead[1] === 'FAILED' ? 'fail' : state);
+      cur = null;
+      continue;
+    }
     if (line.includes('[SKIPPED]') && state === 'pass') state = 'skip';
-    if (line.trim() === 'passed' || line.trimEnd().endsWith('passed')) {
+    if (line.trimEnd().endsWith('passed')) {
       res.set(cur, state);
       cur = null;
-    } else if (line.trim() === 'FAILED' || line.trimEnd().endsWith('FAILED')) {
+    } else if (line.trimEnd().endsWith('FAILED')) {
       res.set(cur, 'fail');
       cur = null;
     }

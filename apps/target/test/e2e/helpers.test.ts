@@ -276,4 +276,26 @@ describe('conformance scorer (port of testcu-score.py)', () => {
     });
     expect(scoreLine(countScores(res))).toBe('tests=6 pass=2 skip=1 fail=2 crash=1');
   });
+
+  it('takes a result word followed by the next output as the result, and not what follows it', () => {
+    // CUnit prints "passed" and, on the same line, whatever runs next (here the suite teardown).
+    const log = [
+      'Suite: Read10',
+      '  Test: Async ...passed    [SKIPPED] PERSISTENT RESERVE IN is not implemented.',
+      '    [SKIPPED] PERSISTENT RESERVE IN is not implemented.',
+      '  Test: Skipper ...    [SKIPPED] not implemented.',
+      '    [SKIPPED] not implemented.',
+      'passed    [SKIPPED] PERSISTENT RESERVE IN is not implemented.',
+      '  Test: Broken ...',
+      'FAILED    something printed after it',
+      '  Test: Last ...',
+      'passed',
+    ].join('\n');
+    expect(Object.fromEntries(scoreLog(log))).toEqual({
+      'Read10.Async': 'pass',
+      'Read10.Skipper': 'skip',
+      'Read10.Broken': 'fail',
+      'Read10.Last': 'pass',
+    });
+  });
 });
