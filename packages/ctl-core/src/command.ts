@@ -11,6 +11,7 @@ import { IoStatus, ScsiStatus } from './io.js';
 import type { IoState } from './io-state.js';
 import type { CtlLun } from './lun.js';
 import type { ResolvedCtlOptions } from './options.js';
+import type { PrHost } from './pr-commands.js';
 import { Asc, SenseKey, type AscAscq } from './scsi-proto.js';
 import { setSense, type SenseOptions } from './sense.js';
 
@@ -42,6 +43,8 @@ export interface CommandHost {
   modeParametersChanged(lun: CtlLun, byInitiator: number): void;
   /** Relative target port identifier of the command's port (1-based). */
   relativeTargetPort(state: IoState): number;
+  /** Services of the reservation commands (pr-commands.ts). */
+  readonly pr: PrHost;
 }
 
 /** A command handler (FreeBSD `ctl_cmd_entry.execute`). */
