@@ -317,7 +317,7 @@ const ENTRIES: readonly CmdEntry[] = [
     // Third-party reservations and extents (byte 1) are not supported.
     usage: [0xff, 0x00, 0x00, 0x00, 0x00, CONTROL],
     flags: CmdFlag.AllowOnPrResv,
-    serClass: SerClass.ModeSelect,
+    serClass: SerClass.Reservation,
     handler: reserve,
   },
   {
@@ -327,7 +327,7 @@ const ENTRIES: readonly CmdEntry[] = [
     cdbLength: 6,
     usage: [0xff, 0x00, 0x00, 0x00, 0x00, CONTROL],
     flags: CmdFlag.AllowOnResv | CmdFlag.AllowOnPrResv,
-    serClass: SerClass.ModeSelect,
+    serClass: SerClass.Reservation,
     handler: release,
   },
   {
@@ -338,7 +338,7 @@ const ENTRIES: readonly CmdEntry[] = [
     // 3RDPTY / LONGID and the third-party parameter list are not supported.
     usage: [0xff, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, CONTROL],
     flags: CmdFlag.AllowOnPrResv,
-    serClass: SerClass.ModeSelect,
+    serClass: SerClass.Reservation,
     handler: reserve,
   },
   {
@@ -348,7 +348,7 @@ const ENTRIES: readonly CmdEntry[] = [
     cdbLength: 10,
     usage: [0xff, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, CONTROL],
     flags: CmdFlag.AllowOnResv | CmdFlag.AllowOnPrResv,
-    serClass: SerClass.ModeSelect,
+    serClass: SerClass.Reservation,
     handler: release,
   },
   {
@@ -398,7 +398,7 @@ const ENTRIES: readonly CmdEntry[] = [
     cdbLength: 10,
     usage: [0xff, 0x1f, 0xff, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, CONTROL],
     flags: CmdFlag.AllowOnPrResv,
-    serClass: SerClass.ModeSelect,
+    serClass: SerClass.Reservation,
     handler: persistentReserveOut,
   },
   {
@@ -408,7 +408,7 @@ const ENTRIES: readonly CmdEntry[] = [
     cdbLength: 10,
     usage: [0xff, 0x1f, 0xff, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, CONTROL],
     flags: CmdFlag.AllowOnPrResv,
-    serClass: SerClass.ModeSelect,
+    serClass: SerClass.Reservation,
     handler: persistentReserveOut,
   },
   {
@@ -418,7 +418,7 @@ const ENTRIES: readonly CmdEntry[] = [
     cdbLength: 10,
     usage: [0xff, 0x1f, 0xff, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, CONTROL],
     flags: CmdFlag.AllowOnPrResv,
-    serClass: SerClass.ModeSelect,
+    serClass: SerClass.Reservation,
     handler: persistentReserveOut,
   },
   {
@@ -428,7 +428,7 @@ const ENTRIES: readonly CmdEntry[] = [
     cdbLength: 10,
     usage: [0xff, 0x1f, 0xff, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, CONTROL],
     flags: CmdFlag.AllowOnPrResv,
-    serClass: SerClass.ModeSelect,
+    serClass: SerClass.Reservation,
     handler: persistentReserveOut,
   },
   {
@@ -438,7 +438,7 @@ const ENTRIES: readonly CmdEntry[] = [
     cdbLength: 10,
     usage: [0xff, 0x1f, 0xff, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, CONTROL],
     flags: CmdFlag.AllowOnPrResv,
-    serClass: SerClass.ModeSelect,
+    serClass: SerClass.Reservation,
     handler: persistentReserveOut,
   },
   {
@@ -448,7 +448,7 @@ const ENTRIES: readonly CmdEntry[] = [
     cdbLength: 10,
     usage: [0xff, 0x1f, 0xff, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, CONTROL],
     flags: CmdFlag.AllowOnPrResv,
-    serClass: SerClass.ModeSelect,
+    serClass: SerClass.Reservation,
     handler: persistentReserveOut,
   },
   {
@@ -458,7 +458,7 @@ const ENTRIES: readonly CmdEntry[] = [
     cdbLength: 10,
     usage: [0xff, 0x1f, 0xff, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, CONTROL],
     flags: CmdFlag.AllowOnPrResv,
-    serClass: SerClass.ModeSelect,
+    serClass: SerClass.Reservation,
     handler: persistentReserveOut,
   },
   {
@@ -468,7 +468,7 @@ const ENTRIES: readonly CmdEntry[] = [
     cdbLength: 10,
     usage: [0xff, 0x1f, 0xff, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, CONTROL],
     flags: CmdFlag.AllowOnPrResv,
-    serClass: SerClass.ModeSelect,
+    serClass: SerClass.Reservation,
     handler: persistentReserveOut,
   },
 ];
