@@ -80,7 +80,7 @@ function lunOf(state: IoState): CtlLun {
 /** RESERVE(6)/(10) (SPC-2 §7.21/§7.22): reserves the logical unit for the I_T nexus. */
 export function reserve(state: IoState, host: CommandHost): void {
   const r = lunOf(state).reservations;
-  // SPC-4 §5.13.3 (SPC-3 §5.6.3): while any I_T nexus is registered, RESERVE and RELEASE conflict.
+  // SPC-3 §5.6.3 (exceptions to SPC-2 RESERVE and RELEASE): while any I_T nexus is registered, RESERVE and RELEASE conflict.
   if (r.registrationCount > 0) return reservationConflict(state, host);
   // SPC-2 §7.21: reserved by another I_T nexus: RESERVATION CONFLICT; by this one: GOOD.
   if (r.spc2Holder !== null && r.spc2Holder !== state.initiatorIndex) return reservationConflict(state, host);
@@ -104,7 +104,7 @@ export function persistentReserveIn(state: IoState, host: CommandHost): void {
   const r = lun.reservations;
   const cdb = state.io.cdb;
   const alloc = cdb.readUInt16BE(7);
-  // SPC-4 §5.13.3: while an SPC-2 reservation exists, PERSISTENT RESERVE IN/OUT conflict for everyone.
+  // SPC-3 §5.6.3: while an SPC-2 reservation exists, PERSISTENT RESERVE IN/OUT conflict for everyone.
   if (r.spc2Holder !== null) return reservationConflict(state, host);
   let data: Buffer;
   switch ((cdb[1] ?? 0) & 0x1f) {
@@ -154,7 +154,7 @@ function readReservation(r: LunReservations): Buffer {
 function reportCapabilities(r: LunReservations): Buffer {
   const out = Buffer.alloc(8);
   out.writeUInt16BE(8, 0);
-  // CRH = 1 (§5.13.3 exceptions to SPC-2 RESERVE/RELEASE implemented), SIP_C = 0, ATP_C = 0,
+  // CRH = 1 (SPC-3 §5.6.3 exceptions to SPC-2 RESERVE/RELEASE implemented), SIP_C = 0, ATP_C = 0,
   // PTPL_C = 1 only if the LUN's owner supplied a durable store.
   out[2] = 0x10 | (r.store ? 0x01 : 0x00);
   // TMV = 1 (type mask valid), ALLOW COMMANDS = 000b (no information), PTPL_A.
@@ -209,7 +209,7 @@ export function persistentReserveOut(state: IoState, host: CommandHost): void {
   const scope = (cdb[2] ?? 0) >> 4;
   const type = (cdb[2] ?? 0) & 0x0f;
   const len = cdb.readUInt32BE(5);
-  if (r.spc2Holder !== null) return reservationConflict(state, host); // SPC-4 §5.13.3
+  if (r.spc2Holder !== null) return reservationConflict(state, host); // SPC-3 §5.6.3
   if (needsType(sa)) {
     // SPC-4 §6.16.2: only LU_SCOPE; TYPE one of table 200.
     if (scope !== PR_SCOPE_LU) return invalidFieldInCdb(state, host, 2, 7);

@@ -93,7 +93,7 @@ describe('SPC-2 RESERVE / RELEASE', () => {
     expectInvalidField(await h.exec(A, reserve10(8)), 8, 3);
   });
 
-  it('conflicts with persistent reservations both ways (SPC-4 §5.13.3)', async () => {
+  it('conflicts with persistent reservations both ways (SPC-3 §5.6.3)', async () => {
     const h = await setup();
     expectGood(await h.exec(A, reserve6()));
     expectConflict(await h.prin(A, 0)); // even the holder
