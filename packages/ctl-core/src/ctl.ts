@@ -1,12 +1,14 @@
 /**
  * The CTL core (FreeBSD `ctl.c`): LUNs, ports and initiators; the life of a
  * SCSI command from `run` (precheck: LUN mapping, unit attentions, CDB
- * validation, write protection, ordering on the LUN's OOA list) through its
+ * validation, write protection, the reservation access check, ordering on
+ * the LUN's OOA list) through its
  * handler or the backend to `port.done`; the datamove plumbing between
  * backend and frontend; task management and I_T nexus loss.
  *
  * Does NOT touch the OS, move READ/WRITE payload (backends and frontends
- * do), or implement reservations, ALUA/HA, or log pages. Single-threaded:
+ * do), run the reservation commands themselves (pr-commands.ts), or
+ * implement ALUA/HA or log pages. Single-threaded:
  * every call runs on the event loop; `port.datamove`/`port.done` and
  * backend `submit` are always called from a later microtask, never inside
  * the caller's `run`, `datamove` or `datamoveDone`.
