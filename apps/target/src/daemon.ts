@@ -45,7 +45,7 @@ import { formatSize } from './config/size.js';
 import { answerOtherKey, DiscoverySession } from './discovery.js';
 import { nullLogger, type Logger } from './logger.js';
 import { LoginSession, type LoginResult, type LoginTarget } from './login/login.js';
-import { openLun } from './lun-factory.js';
+import { openLun, prStoreFor } from './lun-factory.js';
 import type { NegotiationPolicy } from './login/negotiate.js';
 import { DAEMON_DEFAULTS, negotiationPolicy, type DaemonOptions } from './options.js';
 import { acquirePidfile, type Pidfile } from './pidfile.js';
@@ -181,7 +181,8 @@ export class TargetDaemon {
       const be = await openLun(lun, { copyMode: !this.#opts.noCopy });
       let id: number;
       try {
-        id = ctl.addLun(be, lun.ctlLun ?? undefined);
+        const prStore = await prStoreFor(lun);
+        id = ctl.addLun(be, lun.ctlLun ?? undefined, prStore ? { prStore } : {});
       } catch (e) {
         await be.shutdown();
         throw new StartError(`lun "${lun.name}": ${(e as Error).message}`);

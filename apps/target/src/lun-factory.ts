@@ -10,12 +10,17 @@
  * ctl-block creates sparse as ctld does); reports failures
  * as `LunOpenError` with the LUN's position in the configuration.
  *
+ * `prStoreFor` picks where a LUN's persistent reservations are kept when an
+ * initiator asks for APTPL: `<backing file>.pr.json`, next to a regular
+ * backing file; a RAM disk or a device node gets no store (PTPL_C = 0).
+ *
  * What it does not do: no registration with CTL (`daemon.ts`), no resize
  * or reload (later issues).
  */
 import { stat } from 'node:fs/promises';
-import type { BackendLun } from '@iscsi-target/ctl-core';
+import type { BackendLun, PrStore } from '@iscsi-target/ctl-core';
 import {
+  FilePrStore,
   FileBackend,
   RamdiskBackend,
   type BufferPool,
@@ -98,4 +103,18 @@ export async function openLun(lun: LunConfig, options: OpenLunOptions): Promise<
     const what = lun.backend === 'block' ? `cannot open ${lun.path}` : 'cannot create the RAM disk';
     throw new LunOpenError(`${where(lun)}lun "${lun.name}": ${what}: ${(e as Error).message}`, { cause: e });
   }
+}
+
+/** Suffix of the persistent reservation file next to a LUN's backing file. */
+export const PR_FILE_SUFFIX = '.pr.json';
+
+/**
+ * The durable persistent reservation store of `lun`: a `FilePrStore` next to
+ * a regular backing file, or undefined (RAM disk, block device: nowhere
+ * sensible to write, so APTPL is refused with PTPL_C = 0).
+ */
+export async function prStoreFor(lun: LunConfig): Promise<PrStore | undefined> {
+  if (lun.backend !== 'block' || lun.path === null) return undefined;
+  const st = await stat(lun.path);
+  return st.isFile() ? new FilePrStore(`${lun.path}${PR_FILE_SUFFIX}`) : undefined;
 }

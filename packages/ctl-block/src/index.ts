@@ -16,6 +16,7 @@ export { FileBackend, type FileBackendOptions } from './file-backend.js';
 export { RamdiskBackend, type RamdiskBackendOptions } from './ramdisk-backend.js';
 export { RamPin, ramKernDataRef } from './ram-page-table.js';
 export { nodeFileIo, type FileIo } from './file-io.js';
+export { FilePrStore } from './pr-file-store.js';
 export type { LunIdentityOptions } from './lun-identity.js';
 export {
   DEFAULT_BLOCK_SIZE,

@@ -12,6 +12,7 @@ import type { IoState } from './io-state.js';
 import type { CtlLun } from './lun.js';
 import type { ResolvedCtlOptions } from './options.js';
 import type { ThirdPartyCopy } from './tpc.js';
+import type { PrHost } from './pr-commands.js';
 import { Asc, SenseKey, type AscAscq } from './scsi-proto.js';
 import { setSense, type SenseOptions } from './sense.js';
 
@@ -45,6 +46,8 @@ export interface CommandHost {
   relativeTargetPort(state: IoState): number;
   /** The copy manager (EXTENDED COPY, RECEIVE COPY RESULTS; tpc.ts). */
   readonly tpc: ThirdPartyCopy;
+  /** Services of the reservation commands (pr-commands.ts). */
+  readonly pr: PrHost;
 }
 
 /** A command handler (FreeBSD `ctl_cmd_entry.execute`). */

@@ -1,12 +1,14 @@
 /**
  * The CTL core (FreeBSD `ctl.c`): LUNs, ports and initiators; the life of a
  * SCSI command from `run` (precheck: LUN mapping, unit attentions, CDB
- * validation, write protection, ordering on the LUN's OOA list) through its
+ * validation, write protection, the reservation access check, ordering on
+ * the LUN's OOA list) through its
  * handler or the backend to `port.done`; the datamove plumbing between
  * backend and frontend; task management and I_T nexus loss.
  *
  * Does NOT touch the OS, move READ/WRITE payload (backends and frontends
- * do), or implement reservations or ALUA/HA. Single-threaded:
+ * do), run the reservation commands themselves (pr-commands.ts), or
+ * implement ALUA/HA. Single-threaded:
  * every call runs on the event loop; `port.datamove`/`port.done` and
  * backend `submit` are always called from a later microtask, never inside
  * the caller's `run`, `datamove` or `datamoveDone`.
@@ -43,8 +45,22 @@ import { Blockage } from './ser-table.js';
 import { setSense, type SenseOptions } from './sense.js';
 import { UaFlag, uaAscAscq } from './unit-attention.js';
 import { ThirdPartyCopy } from './tpc.js';
+import { reservationConflict, type PrHost } from './pr-commands.js';
+import { isWriteExclusive } from './pr-proto.js';
+import { validatePrSnapshot, type PrNexus, type PrStore } from './pr-store.js';
+import { nexusId } from './reservations.js';
+import type { CmdEntry } from './cmd-table.js';
 
 export type { CtlOptions } from './options.js';
+
+/** Per-LUN options of `Ctl.addLun`. */
+export interface AddLunOptions {
+  /**
+   * Durable store of the LUN's persistent reservations (APTPL). Loaded
+   * synchronously here; without one the LUN reports PTPL_C = 0.
+   */
+  prStore?: PrStore;
+}
 
 /**
  * `portStatus` CTL sets when a backend asks to move data for an aborted
@@ -122,6 +138,7 @@ export class Ctl implements CtlFrontendServices, CtlBackendServices {
       modeParametersChanged: (lun, byInitiator) => lun.establishUaAll(UaFlag.ModeParametersChanged, byInitiator),
       relativeTargetPort: (state) => state.targetPort + 1,
       tpc: this.#tpc,
+      pr: this.#prHost(),
     };
   }
 
@@ -132,8 +149,18 @@ export class Ctl implements CtlFrontendServices, CtlBackendServices {
    * one). Every initiator gets POWER ON on its first command to it, and
    * REPORTED LUNS DATA HAS CHANGED on the other LUNs. Returns the id.
    */
-  addLun(be: BackendLun, lunId?: number): number {
+  addLun(be: BackendLun, lunId?: number, lunOptions: AddLunOptions = {}): number {
     validateBackend(be);
+    const prStore = lunOptions.prStore ?? null;
+    let persisted = null;
+    if (prStore) {
+      const loaded = prStore.load();
+      if (loaded !== null) {
+        const v = validatePrSnapshot(loaded);
+        if (typeof v === 'string') throw new CtlError(CtlErrorCode.InvalidPrState, `persistent reservation state: ${v}`);
+        persisted = v;
+      }
+    }
     let id = lunId;
     if (id === undefined) {
       id = 0;
@@ -144,7 +171,7 @@ export class Ctl implements CtlFrontendServices, CtlBackendServices {
     }
     if (this.#luns.has(id)) throw new CtlError(CtlErrorCode.LunExists, `LUN ${id} already exists`);
     for (const other of this.#luns.values()) other.establishUaAll(UaFlag.LunInventoryChanged);
-    this.#luns.set(id, new CtlLun(id, be, this.options.descriptorSense));
+    this.#luns.set(id, new CtlLun(id, be, this.options.descriptorSense, prStore, persisted));
     return id;
   }
 
@@ -250,6 +277,7 @@ export class Ctl implements CtlFrontendServices, CtlBackendServices {
     pe.initiators.delete(ie.name);
     this.#initiators.delete(ie.index);
     for (const lun of this.#luns.values()) lun.forgetInitiator(ie.index);
+    this.#releaseSpc2(ie.index);
   }
 
   #nexusLoss(targetPort: number, initiatorIndex: number): void {
@@ -258,6 +286,72 @@ export class Ctl implements CtlFrontendServices, CtlBackendServices {
     }
     for (const lun of this.#luns.values()) lun.establishUa(initiatorIndex, UaFlag.NexusLoss);
     this.#tpc.forgetInitiator(initiatorIndex);
+    this.#releaseSpc2(initiatorIndex);
+  }
+
+  /** SPC-2 §5.5.1: I_T nexus loss releases the nexus's SPC-2 reservations. */
+  #releaseSpc2(initiatorIndex: number): void {
+    for (const lun of this.#luns.values()) {
+      if (lun.reservations.spc2Holder === initiatorIndex) lun.reservations.spc2Holder = null;
+    }
+  }
+
+  /**
+   * FreeBSD `ctl_scsiio_lun_check` (reservation part): SPC-2 — another I_T
+   * nexus's reservation allows only `AllowOnResv` commands; SPC-4 §5.13.1
+   * table 66 — without full access (not the holder, nor a registrant of a
+   * Registrants Only / All Registrants reservation) only `AllowOnPrResv`
+   * commands run, plus `AllowOnPrWresv` ones under Write Exclusive types.
+   */
+  #reservationConflict(state: IoState, entry: CmdEntry, lun: CtlLun): boolean {
+    const r = lun.reservations;
+    if (!r.active) return false;
+    const flags = entry.flags;
+    if (r.spc2Holder !== null && r.spc2Holder !== state.initiatorIndex && (flags & CmdFlag.AllowOnResv) === 0) {
+      return true;
+    }
+    const res = r.reservation;
+    if (!res || (flags & CmdFlag.AllowOnPrResv) !== 0) return false;
+    if (r.hasFullAccess(nexusId(this.#nexusOf(state)))) return false;
+    return !(isWriteExclusive(res.type) && (flags & CmdFlag.AllowOnPrWresv) !== 0);
+  }
+
+  /** The I_T nexus of a command by name (reservations are kept by name). */
+  #nexusOf(state: IoState): PrNexus {
+    const ie = this.#initiators.get(state.initiatorIndex);
+    return { initiator: ie ? ie.name : `#${state.initiatorIndex}`, port: state.port.name };
+  }
+
+  /** The reservation commands' view of the core (`CommandHost.pr`). */
+  #prHost(): PrHost {
+    return {
+      nexusOf: (state) => this.#nexusOf(state),
+      targetPortName: (rtpi) => this.#ports.get(rtpi - 1)?.port.name ?? null,
+      relativeTargetPortOf: (name) => {
+        for (const pe of this.#ports.values()) if (pe.port.name === name) return pe.targetPort + 1;
+        return 0;
+      },
+      establishUa: (lun, nexus, flag) => {
+        for (const pe of this.#ports.values()) {
+          if (pe.port.name !== nexus.port) continue;
+          const ie = pe.initiators.get(nexus.initiator);
+          if (ie) lun.establishUa(ie.index, flag);
+        }
+      },
+      abortTasks: (lun, nexuses, done) => {
+        const ids = new Set(nexuses.map(nexusId));
+        const affected = lun.ooa().filter((s) => ids.has(nexusId(this.#nexusOf(s))));
+        const wait: TmfWait = { remaining: 0, finish: done };
+        for (const s of affected) this.#abort(s);
+        for (const s of affected) {
+          if (s.phase !== IoPhase.Done) {
+            wait.remaining++;
+            (s.tmfWaits ??= []).push(wait);
+          }
+        }
+        if (wait.remaining === 0) done();
+      },
+    };
   }
 
   /** Every command CTL holds (snapshot). */
@@ -374,6 +468,8 @@ export class Ctl implements CtlFrontendServices, CtlBackendServices {
     if ((entry.flags & CmdFlag.WritesMedium) !== 0 && (lun.be.readOnly || lun.mode.swp)) {
       return checkCondition(state, host, SenseKey.DataProtect, Asc.WriteProtected);
     }
+    // SPC-2 / SPC-4 §5.13.1: RESERVATION CONFLICT for commands the reservation does not allow.
+    if (this.#reservationConflict(state, entry, lun)) return reservationConflict(state, host);
     state.serClass = entry.serClass;
     entry.extent?.(state);
     const overlap = lun.checkOverlap(state);
@@ -424,6 +520,9 @@ export class Ctl implements CtlFrontendServices, CtlBackendServices {
     if (state.io.aborted) return this.#finish(state);
     const entry = state.entry;
     if (!entry) return this.#finish(state);
+    // A command that waited behind a PERSISTENT RESERVE OUT or RESERVE is checked again
+    // against the reservation now in force (FreeBSD re-runs ctl_scsiio_lun_check on unblock).
+    if (state.lun && this.#reservationConflict(state, entry, state.lun)) return reservationConflict(state, this.#host);
     state.phase = IoPhase.Running;
     try {
       entry.handler(state, this.#host);
@@ -680,6 +779,8 @@ export class Ctl implements CtlFrontendServices, CtlBackendServices {
           // SAM-5 LOGICAL UNIT RESET: abort all tasks, unit attention for every initiator.
           affected = lun!.ooa();
           lun!.establishUaAll(UaFlag.LunReset);
+          // SPC-2 §5.5.1: a LOGICAL UNIT RESET releases the SPC-2 reservation (persistent ones stay).
+          lun!.reservations.spc2Holder = null;
           break;
         case TaskAction.TargetReset:
           for (const portLun of this.#visibleLuns(pe.port)) {
@@ -687,12 +788,14 @@ export class Ctl implements CtlFrontendServices, CtlBackendServices {
             if (!l) continue;
             affected.push(...l.ooa());
             l.establishUaAll(UaFlag.TargetReset);
+            l.reservations.spc2Holder = null; // SPC-2 §5.5.1: released by a reset
           }
           break;
         case TaskAction.ItNexusReset:
           // SAM-5 I_T NEXUS RESET: I_T nexus loss for that nexus only.
           affected = this.#allStates().filter(ofNexus);
           for (const l of this.#luns.values()) l.establishUa(initiatorIndex, UaFlag.NexusLoss);
+          this.#releaseSpc2(initiatorIndex);
           break;
         case TaskAction.QueryTask:
           // SAM-5 QUERY TASK: FUNCTION SUCCEEDED if the task is in the task set.

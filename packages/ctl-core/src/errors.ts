@@ -18,6 +18,8 @@ export const CtlErrorCode = {
   NoSuchPort: 'CTL_ERR_NO_SUCH_PORT',
   /** `run` with an I/O that CTL is still processing. */
   IoBusy: 'CTL_ERR_IO_BUSY',
+  /** `addLun`: the LUN's `PrStore` returned a malformed persistent reservation snapshot. */
+  InvalidPrState: 'CTL_ERR_INVALID_PR_STATE',
 } as const;
 export type CtlErrorCode = (typeof CtlErrorCode)[keyof typeof CtlErrorCode];
 

@@ -10,6 +10,8 @@ import type { BackendLun } from './backend.js';
 import { IoPhase, type IoState } from './io-state.js';
 import { ModeState } from './mode-pages.js';
 import { UnitState } from './start-stop-unit.js';
+import { LunReservations } from './reservations.js';
+import type { PrSnapshot, PrStore } from './pr-store.js';
 import { TagType } from './io.js';
 import { Blockage, checkForBlockage, mayConflict, SER_CLASS_COUNT } from './ser-table.js';
 import { highestUa, uaClearMask, UaFlag } from './unit-attention.js';
@@ -28,6 +30,8 @@ export class CtlLun {
   readonly mode: ModeState;
   /** Started/stopped state (START STOP UNIT). */
   readonly unit = new UnitState();
+  /** SPC-2 and persistent reservation state (reservations.ts). */
+  readonly reservations: LunReservations;
   /** Set by `removeLun`: no new commands, shut down when idle. */
   removing = false;
   #head: IoState | null = null;
@@ -46,10 +50,17 @@ export class CtlLun {
   readonly #ua = new Map<number, number>();
   #idleWaiters: (() => void)[] = [];
 
-  constructor(id: number, be: BackendLun, descriptorSense: boolean) {
+  constructor(
+    id: number,
+    be: BackendLun,
+    descriptorSense: boolean,
+    prStore: PrStore | null = null,
+    persisted: PrSnapshot | null = null,
+  ) {
     this.id = id;
     this.be = be;
     this.mode = new ModeState(be, descriptorSense);
+    this.reservations = new LunReservations(prStore, persisted);
   }
 
   /** Next arrival sequence number. */

@@ -25,6 +25,12 @@ export const SerClass = {
   ModeSense: 4,
   /** MODE SELECT. */
   ModeSelect: 5,
+  /**
+   * RESERVE, RELEASE, PERSISTENT RESERVE OUT: newer commands wait for it (they
+   * must see the new reservation); it does not wait for older I/O, so PREEMPT
+   * AND ABORT can abort the very tasks it would otherwise queue behind.
+   */
+  Reservation: 6,
 } as const;
 export type SerClass = (typeof SerClass)[keyof typeof SerClass];
 
@@ -40,13 +46,14 @@ const X = 2; // block only if the LBA extents overlap
  * flush waits for older writes; MODE SELECT is a barrier both ways.
  */
 const SER_TABLE: readonly (readonly number[])[] = [
-  /*              None Read Write Sync MSense MSelect */
-  /* None    */ [P, P, P, P, P, P],
-  /* Read    */ [P, P, X, P, P, B],
-  /* Write   */ [P, X, X, P, P, B],
-  /* Sync    */ [P, P, B, P, P, B],
-  /* MSense  */ [P, P, P, P, P, B],
-  /* MSelect */ [B, B, B, B, B, B],
+  /*              None Read Write Sync MSense MSelect Resv */
+  /* None    */ [P, P, P, P, P, P, P],
+  /* Read    */ [P, P, X, P, P, B, B],
+  /* Write   */ [P, X, X, P, P, B, B],
+  /* Sync    */ [P, P, B, P, P, B, B],
+  /* MSense  */ [P, P, P, P, P, B, B],
+  /* MSelect */ [B, B, B, B, B, B, B],
+  /* Resv    */ [P, P, P, P, P, B, B],
 ];
 
 /** Outcome of comparing a pending command with one older command. */

@@ -7,6 +7,7 @@
  * nexus loss, LUN inventory / capacity / mode changes) and does not build the
  * sense data itself (sense.ts does).
  */
+import { PrAsc } from './pr-proto.js';
 import { Asc, type AscAscq } from './scsi-proto.js';
 
 /** Unit attention condition bits, in reporting priority order. */
@@ -28,6 +29,12 @@ export const UaFlag = {
   CapacityChanged: 1 << 6,
   /** COMMANDS CLEARED BY ANOTHER INITIATOR (2Fh/00h): CLEAR TASK SET with TAS=0. */
   CommandsCleared: 1 << 7,
+  /** RESERVATIONS PREEMPTED (2Ah/03h): PERSISTENT RESERVE OUT CLEAR by another I_T nexus. */
+  ReservationsPreempted: 1 << 8,
+  /** RESERVATIONS RELEASED (2Ah/04h): a Registrants Only / All Registrants reservation released. */
+  ReservationsReleased: 1 << 9,
+  /** REGISTRATIONS PREEMPTED (2Ah/05h): PREEMPT (AND ABORT) removed this registration. */
+  RegistrationsPreempted: 1 << 10,
 } as const;
 export type UaFlag = (typeof UaFlag)[keyof typeof UaFlag];
 
@@ -43,6 +50,9 @@ const UA_CODES: ReadonlyMap<number, AscAscq> = new Map<number, AscAscq>([
   [UaFlag.ModeParametersChanged, Asc.ModeParametersChanged],
   [UaFlag.CapacityChanged, Asc.CapacityDataHasChanged],
   [UaFlag.CommandsCleared, Asc.CommandsClearedByAnotherInitiator],
+  [UaFlag.ReservationsPreempted, PrAsc.ReservationsPreempted],
+  [UaFlag.ReservationsReleased, PrAsc.ReservationsReleased],
+  [UaFlag.RegistrationsPreempted, PrAsc.RegistrationsPreempted],
 ]);
 
 /** The highest-priority condition in `pending` (0 if none). */

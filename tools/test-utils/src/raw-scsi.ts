@@ -6,8 +6,9 @@
  * What this module does: sends one SCSI Command (no write data), collects
  * Data-In, answers target NOP-In pings, and returns status, sense and data;
  * keeps the session's CmdSN / ExpStatSN up to date. RFC 7143 §11.3, §11.4, §11.7.
- * What it does not do: no writes (no R2T / Data-Out), no task management, no
- * parallel commands.
+ * With `dataOut`, answers the target's R2Ts with Data-Out PDUs (parameter
+ * lists, small writes; no immediate or unsolicited data).
+ * What it does not do: no task management, no parallel commands.
  */
 import { RawProtocolError } from './errors.js';
 import { FINAL_BIT, newBhs, Opcode, readPdu, RESERVED_TAG, sendPdu } from './raw-pdu.js';
@@ -42,6 +43,8 @@ export interface RawScsiOptions {
   readonly readLength?: number;
   /** Per-PDU timeout. Default 10 000 ms. */
   readonly timeoutMs?: number;
+  /** Write data (sets the W bit and the Expected Data Transfer Length; sent on R2T). */
+  readonly dataOut?: Buffer;
 }
 
 function parseSense(sense: Buffer): { senseKey: number | undefined; asc: number | undefined; ascq: number | undefined } {
@@ -65,9 +68,12 @@ export async function rawScsiCommand(session: RawSession, cdb: Buffer, options: 
   const readLength = options.readLength ?? 0;
   const timeoutMs = options.timeoutMs ?? 10_000;
   const itt = session.nextTag++;
-  const flags = FINAL_BIT | (readLength > 0 ? 0x40 : 0) | 0x01; // F, R, ATTR=SIMPLE
+  const dataOut = options.dataOut;
+  if (dataOut && readLength > 0) throw new RangeError('bidirectional commands are not supported');
+  // F, R, W, ATTR=SIMPLE
+  const flags = FINAL_BIT | (readLength > 0 ? 0x40 : 0) | (dataOut ? 0x20 : 0) | 0x01;
   const bhs = newBhs({ opcode: Opcode.ScsiCommand, flags, lun: options.lun ?? 0, initiatorTaskTag: itt });
-  bhs.writeUInt32BE(readLength, 20); // Expected Data Transfer Length
+  bhs.writeUInt32BE(dataOut ? dataOut.length : readLength, 20); // Expected Data Transfer Length
   bhs.writeUInt32BE(session.cmdSn >>> 0, 24);
   bhs.writeUInt32BE(session.expStatSn >>> 0, 28);
   cdb.copy(bhs, 32);
@@ -96,6 +102,28 @@ export async function rawScsiCommand(session: RawSession, cdb: Buffer, options: 
         const senseLength = p.data.length >= 2 ? p.data.readUInt16BE(0) : 0;
         const sense = Buffer.from(p.data.subarray(2, 2 + senseLength));
         return { response: p.bhs[2] ?? 0, status: p.bhs[3] ?? 0, sense, ...parseSense(sense), data: joinPieces(pieces) };
+      }
+      case Opcode.R2t: {
+        if (p.initiatorTaskTag !== itt || !dataOut) continue;
+        // RFC 7143 §11.8: send DesiredDataTransferLength bytes from BufferOffset, in
+        // pieces of at most the target's MaxRecvDataSegmentLength, the last with F set.
+        const ttt = p.bhs.readUInt32BE(20);
+        const offset = p.bhs.readUInt32BE(40);
+        const want = p.bhs.readUInt32BE(44);
+        const end = Math.min(dataOut.length, offset + want);
+        let dataSn = 0;
+        for (let pos = offset; pos < end; ) {
+          const n = Math.min(end - pos, session.targetMaxRecvDataSegmentLength);
+          const last = pos + n >= end;
+          const out = newBhs({ opcode: Opcode.DataOut, flags: last ? FINAL_BIT : 0, lun: options.lun ?? 0, initiatorTaskTag: itt });
+          out.writeUInt32BE(ttt, 20);
+          out.writeUInt32BE(session.expStatSn >>> 0, 28);
+          out.writeUInt32BE(dataSn++, 36);
+          out.writeUInt32BE(pos, 40);
+          await sendPdu(session.socket, out, dataOut.subarray(pos, pos + n));
+          pos += n;
+        }
+        continue;
       }
       case Opcode.NopIn: {
         const ttt = p.bhs.readUInt32BE(20);
