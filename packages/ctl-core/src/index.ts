@@ -6,6 +6,14 @@
 export * from './io.js';
 export type { CtlPort, CtlFrontendServices } from './frontend.js';
 export type { BackendLun, BackendLunInfo, BlockRequest, CtlBackendServices } from './backend.js';
+export type { LbaExtent, LogicalBlockProvisioningInfo } from './backend.js';
+export {
+  encodeLbaStatus,
+  lbaStatusDescriptorsFor,
+  ProvisioningStatus,
+  LBA_STATUS_MAX_BLOCKS,
+  type LbaStatusDescriptor,
+} from './get-lba-status.js';
 export { Ctl, type CtlOptions, type CtlLunEntry, PORT_STATUS_ABORTED } from './ctl.js';
 export * from './scsi-proto.js';
 export * from './sense.js';

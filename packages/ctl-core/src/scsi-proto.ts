@@ -32,12 +32,20 @@ export const ScsiOpcode = {
   ReportLuns: 0xa0,
   Read12: 0xa8,
   Write12: 0xaa,
+  /** SBC-3 WRITE SAME(10). */
+  WriteSame10: 0x41,
+  /** SBC-3 UNMAP. */
+  Unmap: 0x42,
+  /** SBC-3 WRITE SAME(16). */
+  WriteSame16: 0x93,
 } as const;
 export type ScsiOpcode = (typeof ScsiOpcode)[keyof typeof ScsiOpcode];
 
 /** Service actions of SERVICE ACTION IN(16) (SBC-3). */
 export const ServiceActionIn16 = {
   ReadCapacity16: 0x10,
+  /** SBC-3 GET LBA STATUS. */
+  GetLbaStatus: 0x12,
 } as const;
 
 /** Sense keys (SPC-4 §4.5.6, table 45). */
