@@ -81,6 +81,12 @@ export function writeSame(state: IoState, host: CommandHost): void {
   if (provisioning.maxWriteSameBlocks > 0 && blocks > provisioning.maxWriteSameBlocks) {
     return invalidFieldInCdb(state, host, lengthByte);
   }
+  // SBC-3 §5.41: the Data-Out buffer holds exactly one logical block. A command whose expected
+  // data transfer length says otherwise cannot be executed as written: ILLEGAL REQUEST,
+  // INVALID FIELD IN CDB (no field pointer: no CDB field is wrong by itself), as LIO does.
+  if (!ndob && state.io.expectedDataTransferLength !== be.blockSize) {
+    return checkCondition(state, host, SenseKey.IllegalRequest, Asc.InvalidFieldInCdb);
+  }
   state.io.kernTotalLen = ndob ? 0 : be.blockSize;
   // With WCE cleared by MODE SELECT, a write-back backend must write through (as for WRITE).
   const fua = be.writeCache && !lun.mode.wce;
