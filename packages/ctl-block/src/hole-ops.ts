@@ -51,7 +51,13 @@ function withCode(err: unknown): unknown {
 
 function wrap(binding: NativeBinding): HoleOps {
   return {
-    punchHole: (fd, offset, length) => binding.punchHole(fd, offset, length).catch((err: unknown) => Promise.reject(withCode(err))),
+    punchHole: async (fd, offset, length) => {
+      try {
+        await binding.punchHole(fd, offset, length);
+      } catch (err) {
+        throw withCode(err);
+      }
+    },
     seekData: (fd, offset) => {
       try {
         return binding.seekData(fd, offset);

@@ -234,7 +234,10 @@ export class RamLun implements BackendLun {
         ctl.datamove(io);
         return;
       }
-      default:
+      case 'read':
+      case 'write':
+      case 'verify':
+      case 'flush':
         throw new Error(`not a provisioning request: ${req.op}`);
     }
   }
