@@ -72,7 +72,9 @@ export async function fillRange(
   length: number,
   pattern: Buffer,
 ): Promise<boolean> {
-  const pieceLength = Math.min(ctx.maxIoSize, length);
+  // At most maxIoSize, and never more than one acquire can get (a RAM disk's maxIoSize may exceed the pool cap).
+  const poolCap = Math.floor(ctx.pool.maxBytes / ctx.blockSize) * ctx.blockSize;
+  const pieceLength = Math.min(ctx.maxIoSize, poolCap, length);
   const segments = await ctx.pool.acquire(ctx.pool.segmentsFor(pieceLength));
   try {
     const piece = sgView(segments, 0, pieceLength);

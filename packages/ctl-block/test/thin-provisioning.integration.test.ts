@@ -248,6 +248,17 @@ describe('WRITE SAME without UNMAP: bounded pieces', () => {
     await be.shutdown();
   });
 
+  it('a RAM disk whose maxIoSize exceeds the pool cap writes in pool-sized pieces', async () => {
+    const pool = new BufferPool({ segmentSize: 16 * 1024, maxBytes: 64 * 1024 });
+    const be = new RamdiskBackend({ size: MiB, pool, maxIoSize: 512 * 1024 });
+    const block = randomBytes(rng(4), BS);
+    await run(be, { op: 'writeSame', lba: 0, blocks: 2048, unmap: false, ndob: false, fua: false }, block);
+    expect(pool.stats.highWater).toBe(4);
+    const data = await readAll(be);
+    for (let b = 0; b < 2048; b++) expect(data.subarray(b * BS, (b + 1) * BS).equals(block)).toBe(true);
+    await be.shutdown();
+  });
+
   it('NDOB writes zeros without a Data-Out transfer', async () => {
     const be = await FileBackend.open({ path: path.join(dir, 'n.img'), size: MiB });
     await fillFile(be, Buffer.alloc(MiB, 0xee));
