@@ -198,6 +198,13 @@ export class TargetDaemon {
           blockSize: be.blockSize,
           readOnly: be.readOnly,
           serial: be.serialNumber,
+          // Thin provisioning: how UNMAP is carried out (ctl-block: hole punching, or the zero-fill fallback).
+          unmap:
+            !be.thinProvisioned || be.provisioning?.unmap !== true
+              ? 'off'
+              : (be as { deallocates?: boolean }).deallocates === false
+                ? 'zero-fill'
+                : 'deallocate',
         },
         `LUN ${lun.backend === 'block' ? lun.path! : 'ramdisk'}: ${formatSize(be.numBlocks * be.blockSize)}, ${be.blockSize}-byte blocks${be.readOnly ? ', read-only' : ''}`,
       );

@@ -28,9 +28,11 @@
  * Pieces of one command run one after the other; different commands run
  * concurrently (ordering of overlapping commands is the core's job).
  *
+ * - UNMAP / WRITE SAME / GET LBA STATUS: thin-dispatch.ts, with the
+ *   datamove helpers lent through a `ThinContext`.
  * It never calls back into CTL synchronously inside `submit`. It does NOT
- * decode CDBs, check LBA ranges, implement UNMAP / WRITE SAME / COMPARE AND
- * WRITE, or order commands.
+ * decode CDBs, check LBA ranges, implement COMPARE AND WRITE, or order
+ * commands.
  */
 import {
   Asc,
@@ -49,6 +51,7 @@ import { DatamoveProtocolError } from './errors.js';
 import { setStorageErrorSense, type StorageOp } from './io-error.js';
 import { sgEquals, sgLength, sgView } from './sg-list.js';
 import { compareRange, compareAndWrite, orWrite, writeAndVerify, type IntegrityEngine } from './block-integrity.js';
+import { sendLbaStatus, unmapExtents, writeSameRange, type ThinContext } from './thin-dispatch.js';
 
 /** Sense codes used here that ctl-core's `Asc` table does not carry. */
 const LocalAsc = {
@@ -106,6 +109,7 @@ export class BlockDispatcher {
   #closing = false;
   #drainWaiters: (() => void)[] = [];
   #backgroundErrors = 0;
+  #thin: ThinContext | null = null;
 
   constructor(options: BlockDispatcherOptions) {
     this.#store = options.store;
@@ -195,6 +199,12 @@ export class BlockDispatcher {
           op = 'write';
           await compareAndWrite(this.#integrity, io, request.lba, request.blocks, request.fua, ctl);
           break;
+        case 'unmap':
+        case 'writeSame':
+        case 'getLbaStatus':
+          op = request.op === 'getLbaStatus' ? 'read' : 'write';
+          await this.#runThin(io, request, ctl);
+          break;
         case 'flush':
           op = 'flush';
           if (request.immed) {
@@ -266,6 +276,68 @@ export class BlockDispatcher {
     io.kernDataLen = length;
     io.kernRelOffset = relOffset;
     io.kernDataResid = length;
+  }
+
+  /** UNMAP, WRITE SAME, GET LBA STATUS (thin-dispatch.ts). */
+  async #runThin(
+    io: ScsiIo,
+    request: Extract<BlockRequest, { op: 'unmap' | 'writeSame' | 'getLbaStatus' }>,
+    ctl: CtlBackendServices,
+  ): Promise<void> {
+    const ctx = this.#thinContext();
+    if (request.op === 'getLbaStatus') {
+      await sendLbaStatus(ctx, io, request, ctl);
+      return;
+    }
+    if (this.#readOnly) {
+      // SBC-3 write protection: DATA PROTECT / WRITE PROTECTED.
+      ctl.setWriteProtected(io);
+      return;
+    }
+    const ok =
+      request.op === 'unmap' ? await unmapExtents(ctx, io, request.extents) : await writeSameRange(ctx, io, request, ctl);
+    if (!ok) return;
+    // As for WRITE: FUA (or no write cache) means on the medium before GOOD.
+    if ((request.op === 'writeSame' && request.fua) || !this.#writeCache) await this.#store.flush();
+    ctl.setSuccess(io);
+  }
+
+  #thinContext(): ThinContext {
+    this.#thin ??= {
+      store: this.#store,
+      pool: this.#pool,
+      blockSize: this.#blockSize,
+      maxIoSize: this.#maxIoSize,
+      receiveBlock: async (io, length, ctl) => {
+        const hold: { beio: BeIo | null } = { beio: null };
+        try {
+          const data = await this.#receivePiece(io, length, 0, ctl, hold);
+          if (data === null) return null;
+          // Copy the one block out of the frontend's (or the pool's) memory: it is the pattern.
+          const pattern = Buffer.alloc(length);
+          let pos = 0;
+          for (const b of data) pos += b.copy(pattern, pos);
+          return pattern;
+        } finally {
+          io.kernSgList = [];
+          if (hold.beio) freeBeIo(hold.beio);
+        }
+      },
+      sendIn: async (io, data, ctl) => {
+        this.#setPiece(io, DataDirection.In, data.length, 0);
+        io.kernSgList = [data];
+        io.kernDataRef = null;
+        io.kernDataArg = undefined;
+        ctl.setSuccess(io);
+        try {
+          await this.#datamove(io, ctl);
+        } finally {
+          io.kernSgList = [];
+        }
+        return !this.#transferFailed(io, ctl);
+      },
+    };
+    return this.#thin;
   }
 
   async #read(io: ScsiIo, lba: number, blocks: number, ctl: CtlBackendServices): Promise<void> {

@@ -40,4 +40,22 @@ export interface BlockStore {
   write(sgList: readonly Buffer[], offset: number): Promise<void>;
   /** Makes every completed write durable (SYNCHRONIZE CACHE, FUA). */
   flush(): Promise<void>;
+  /**
+   * Optional (thin provisioning): deallocates `[offset, offset + length)` so
+   * it reads as zeros. Resolves false if this store cannot deallocate (the
+   * caller then writes zeros); rejects with an errno-style error on failure.
+   */
+  deallocate?(offset: number, length: number): Promise<boolean>;
+  /**
+   * Optional (GET LBA STATUS): whether the byte at `offset` is mapped, and
+   * for how many bytes from there (1..`limit`) that stays true. Absent: every
+   * byte is reported mapped.
+   */
+  allocationAt?(offset: number, limit: number): Promise<AllocationExtent>;
+}
+
+/** One run of bytes with the same allocation state. */
+export interface AllocationExtent {
+  readonly mapped: boolean;
+  readonly length: number;
 }

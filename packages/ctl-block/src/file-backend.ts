@@ -14,15 +14,32 @@
  * devices are sized through sysfs or by probing (`device-size.ts`); `size`
  * may expose a prefix of the device.
  *
- * It does not do UNMAP (Node has no hole punching), GET LBA STATUS, WRITE
- * SAME, COMPARE AND WRITE, O_DIRECT, or serialization of sequential reads;
- * it does not hold the device exclusively (no O_EXCL on block devices).
+ * Thin provisioning: with the native helper (hole-ops.ts) UNMAP and WRITE
+ * SAME with UNMAP punch holes (fallocate PUNCH_HOLE | KEEP_SIZE) and GET LBA
+ * STATUS reports the file's real holes (SEEK_DATA / SEEK_HOLE). Without it —
+ * or on a file system that cannot punch holes, found by a probe at open —
+ * UNMAP writes zeros and GET LBA STATUS reports every block mapped
+ * (`deallocates` is false; VPD 0xB0 then reports no unmap granularity and a
+ * bounded MAXIMUM UNMAP LBA COUNT). Either way unmapped blocks read as zeros
+ * (LBPRZ = 1).
+ *
+ * It does not do COMPARE AND WRITE, O_DIRECT, or serialization of
+ * sequential reads; it does not hold the device exclusively (no O_EXCL on
+ * block devices).
  */
 import { resolve as resolvePath } from 'node:path';
-import type { BackendLun, BlockRequest, CtlBackendServices, ScsiIo } from '@iscsi-target/ctl-core';
+import type {
+  BackendLun,
+  BlockRequest,
+  CtlBackendServices,
+  LogicalBlockProvisioningInfo,
+  ScsiIo,
+} from '@iscsi-target/ctl-core';
 import { defaultBufferPool, type BufferPool } from './buffer-pool.js';
 import { BeIo, freeBeIo, kernDataRef } from './beio.js';
-import type { BlockStore, ReadPiece } from './block-store.js';
+import type { AllocationExtent, BlockStore, ReadPiece } from './block-store.js';
+import { loadHoleOps, type HoleOps } from './hole-ops.js';
+import { DEFAULT_MAX_WRITE_SAME_BYTES, provisioningInfo } from './provisioning-info.js';
 import { BlockDispatcher } from './block-dispatch.js';
 import { blockDeviceSize } from './device-size.js';
 import {
@@ -73,18 +90,59 @@ export interface FileBackendOptions extends LunIdentityOptions {
   copyMode?: boolean;
   /** File-system calls (default: `nodeFileIo`); for tests and instrumentation. */
   fileIo?: FileIo;
+  /**
+   * Hole punching / finding (default: the native helper if it loads). `null`
+   * forces the fallback: UNMAP writes zeros, GET LBA STATUS reports mapped.
+   */
+  holeOps?: HoleOps | null;
+  /** MAXIMUM WRITE SAME LENGTH in bytes (rounded down to blocks; default 1 GiB). */
+  maxWriteSameBytes?: number;
 }
 
-/** The storage half: preadv into pooled segments, pwritev of views, fdatasync. */
+/** errno codes meaning "this file system (or device) cannot punch holes". */
+const PUNCH_UNSUPPORTED = new Set(['EOPNOTSUPP', 'ENOTSUP', 'ENOSYS', 'ENOTTY']);
+
+/** The storage half: preadv into pooled segments, pwritev of views, fdatasync, holes. */
 class FileStore implements BlockStore {
   readonly #io: FileIo;
   readonly #fd: number;
   readonly #pool: BufferPool;
+  /** null: no hole punching (the dispatcher zero-fills; everything reads as mapped). */
+  #holes: HoleOps | null;
 
-  constructor(io: FileIo, fd: number, pool: BufferPool) {
+  constructor(io: FileIo, fd: number, pool: BufferPool, holes: HoleOps | null) {
     this.#io = io;
     this.#fd = fd;
     this.#pool = pool;
+    this.#holes = holes;
+  }
+
+  /** Punches a hole; false if the file system turns out not to support it (then never tried again). */
+  async deallocate(offset: number, length: number): Promise<boolean> {
+    const holes = this.#holes;
+    if (holes === null) return false;
+    try {
+      await holes.punchHole(this.#fd, offset, length);
+      return true;
+    } catch (err) {
+      if (!PUNCH_UNSUPPORTED.has(errnoOf(err) ?? '')) throw err;
+      this.#holes = null;
+      return false;
+    }
+  }
+
+  /** SEEK_DATA / SEEK_HOLE from `offset`; without hole support everything is mapped. */
+  allocationAt(offset: number, limit: number): Promise<AllocationExtent> {
+    return new Promise((resolve) => {
+      const holes = this.#holes;
+      if (holes === null) return resolve({ mapped: true, length: limit });
+      const data = holes.seekData(this.#fd, offset);
+      // No data at or after offset (or offset past EOF): a hole through the end.
+      if (data < 0) return resolve({ mapped: false, length: limit });
+      if (data > offset) return resolve({ mapped: false, length: Math.min(limit, data - offset) });
+      const hole = holes.seekHole(this.#fd, offset);
+      resolve({ mapped: true, length: hole < 0 ? limit : Math.max(1, Math.min(limit, hole - offset)) });
+    });
   }
 
   async readPiece(offset: number, length: number): Promise<ReadPiece> {
@@ -144,6 +202,9 @@ interface FileBackendInit {
   pool: BufferPool;
   maxIoSize: number;
   copyMode: boolean;
+  holes: HoleOps | null;
+  granularityBytes: number;
+  maxWriteSameBytes: number;
 }
 
 function errnoOf(err: unknown): string | undefined {
@@ -165,6 +226,9 @@ export class FileBackend implements BackendLun {
   readonly readOnly: boolean;
   readonly writeCache: boolean;
   readonly thinProvisioned: boolean;
+  readonly provisioning: LogicalBlockProvisioningInfo;
+  /** UNMAP really frees space (hole punching); false: it writes zeros. */
+  readonly deallocates: boolean;
   readonly rotationRate: number;
   readonly maxTransferBlocks = 0;
   readonly optimalTransferBlocks: number;
@@ -189,6 +253,13 @@ export class FileBackend implements BackendLun {
     this.readOnly = init.readOnly;
     this.writeCache = init.writeCache;
     this.thinProvisioned = init.thin;
+    this.deallocates = init.holes !== null;
+    this.provisioning = provisioningInfo({
+      blockSize: init.blockSize,
+      deallocates: this.deallocates,
+      granularityBytes: init.granularityBytes,
+      maxWriteSameBytes: init.maxWriteSameBytes,
+    });
     this.rotationRate = init.rotationRate;
     this.optimalTransferBlocks = init.maxIoSize / init.blockSize;
     this.copyMode = init.copyMode;
@@ -196,7 +267,7 @@ export class FileBackend implements BackendLun {
     this.#fd = init.fd;
     this.#numBlocks = init.numBlocks;
     this.#dispatcher = new BlockDispatcher({
-      store: new FileStore(init.io, init.fd, init.pool),
+      store: new FileStore(init.io, init.fd, init.pool, init.holes),
       pool: init.pool,
       blockSize: init.blockSize,
       maxIoSize: init.maxIoSize,
@@ -284,6 +355,9 @@ export class FileBackend implements BackendLun {
       }
       const numBlocks = Math.floor(size / blockSize);
       if (numBlocks === 0) throw new BackendOpenError(`${path} is smaller than one block`);
+      const wanted = options.holeOps === undefined ? loadHoleOps() : options.holeOps;
+      // A read-only LUN never punches (only GET LBA STATUS seeks), so there is nothing to probe.
+      const holes = readOnly ? wanted : await probeHoleOps(wanted, fd, st, isBlockDevice);
       return new FileBackend({
         path,
         io,
@@ -300,6 +374,9 @@ export class FileBackend implements BackendLun {
         pool,
         maxIoSize,
         copyMode: options.copyMode ?? false,
+        holes,
+        granularityBytes: st.blksize > 0 ? st.blksize : blockSize,
+        maxWriteSameBytes: requirePositiveInteger('maxWriteSameBytes', options.maxWriteSameBytes ?? DEFAULT_MAX_WRITE_SAME_BYTES),
       });
     } catch (err) {
       await io.close(fd).catch(() => undefined);
@@ -354,5 +431,26 @@ export class FileBackend implements BackendLun {
       await this.#io.close(this.#fd);
     })();
     return this.#shutdown;
+  }
+}
+
+/**
+ * Checks that the file system can punch holes in this file, by punching one
+ * block just past its end (no data there; KEEP_SIZE keeps the size). Block
+ * devices are not probed: an unsupported punch is found on first use and
+ * the store falls back then. Returns the usable hole operations or null.
+ */
+async function probeHoleOps(
+  holes: HoleOps | null,
+  fd: number,
+  st: { size: number; blksize: number },
+  isBlockDevice: boolean,
+): Promise<HoleOps | null> {
+  if (holes === null || isBlockDevice) return holes;
+  try {
+    await holes.punchHole(fd, st.size, Math.max(st.blksize, 512));
+    return holes;
+  } catch {
+    return null;
   }
 }

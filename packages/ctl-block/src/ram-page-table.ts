@@ -16,8 +16,14 @@
  * their views are gone. A pin holds only page objects — never the table, the
  * LUN or an I/O.
  *
- * It does not do space reclamation (UNMAP), persistence, or locking (all
- * calls are synchronous on the event loop).
+ * UNMAP (`deallocate`) drops every page the range covers entirely (a pinned
+ * page stays intact for its readers and is collected when they let go) and
+ * zeroes the covered part of the others, dropping a page that ends up all
+ * zeros; a dropped page reads as the zero page again, so deallocated blocks
+ * read as zeros (LBPRZ). `allocationAt` reports which pages exist.
+ *
+ * It does not do persistence or locking (all calls are synchronous on the
+ * event loop).
  */
 import { RefCountError } from './errors.js';
 import { SgReader } from './sg-list.js';
@@ -165,6 +171,47 @@ export class RamPageTable {
     for (const index of [...this.#pages.keys()]) if (index >= keep) this.#pages.delete(index);
     const tail = size % ps;
     if (tail !== 0 && this.#pages.has(keep - 1)) this.#writablePage(keep - 1, false).buf.fill(0, tail);
+  }
+
+  /**
+   * Deallocates `[offset, offset + length)`: whole pages are dropped, the
+   * covered part of partial pages is zeroed (and the page dropped if it is
+   * then all zeros). Never allocates a new page; may copy a pinned partial
+   * page (copy-on-write) to zero it.
+   */
+  deallocate(offset: number, length: number): void {
+    const ps = this.pageSize;
+    const end = offset + length;
+    for (let pos = offset; pos < end; ) {
+      const index = Math.floor(pos / ps);
+      const inPage = pos - index * ps;
+      const n = Math.min(ps - inPage, end - pos);
+      if (this.#pages.has(index)) {
+        if (n === ps) {
+          this.#pages.delete(index);
+        } else {
+          const page = this.#writablePage(index, false);
+          page.buf.fill(0, inPage, inPage + n);
+          if (page.buf.equals(this.#zeroPage)) this.#pages.delete(index);
+        }
+      }
+      pos += n;
+    }
+  }
+
+  /**
+   * Whether the byte at `offset` is in an allocated page, and for how many
+   * bytes (at most `limit`) that stays so.
+   */
+  allocationAt(offset: number, limit: number): { mapped: boolean; length: number } {
+    const ps = this.pageSize;
+    const first = Math.floor(offset / ps);
+    const mapped = this.#pages.has(first);
+    let length = Math.min(limit, (first + 1) * ps - offset);
+    for (let index = first + 1; length < limit && this.#pages.has(index) === mapped; index++) {
+      length = Math.min(limit, length + ps);
+    }
+    return { mapped, length };
   }
 
   /** Drops every page. */

@@ -12,13 +12,23 @@
  * cache), not an extra copy. In copy mode the frontend copies the page views
  * before `datamoveDone` and writes come through pooled buffers.
  *
+ * UNMAP and WRITE SAME with UNMAP free the pages (ram-page-table.ts), which
+ * then read as zeros (LBPRZ) and show as deallocated in GET LBA STATUS; the
+ * unmap granularity is one page.
+ *
  * The contents live only as long as the LUN: `shutdown()` drops them. It does
- * not implement the "bit sink" mode without capacity, UNMAP or persistence.
+ * not implement the "bit sink" mode without capacity, or persistence.
  */
 import { randomUUID } from 'node:crypto';
-import type { BackendLun, BlockRequest, CtlBackendServices, ScsiIo } from '@iscsi-target/ctl-core';
+import type {
+  BackendLun,
+  BlockRequest,
+  CtlBackendServices,
+  LogicalBlockProvisioningInfo,
+  ScsiIo,
+} from '@iscsi-target/ctl-core';
 import { defaultBufferPool, type BufferPool } from './buffer-pool.js';
-import type { BlockStore, ReadPiece } from './block-store.js';
+import type { AllocationExtent, BlockStore, ReadPiece } from './block-store.js';
 import { BlockDispatcher } from './block-dispatch.js';
 import { BackendShutDownError, InvalidOptionError } from './errors.js';
 import { lunIdentity, type LunIdentityOptions } from './lun-identity.js';
@@ -31,6 +41,7 @@ import {
   requirePositiveInteger,
 } from './options.js';
 import { RamPageTable, ramKernDataRef } from './ram-page-table.js';
+import { DEFAULT_MAX_WRITE_SAME_BYTES, provisioningInfo } from './provisioning-info.js';
 
 export interface RamdiskBackendOptions extends LunIdentityOptions {
   /** Capacity in bytes (a multiple of `blockSize`). */
@@ -58,6 +69,8 @@ export interface RamdiskBackendOptions extends LunIdentityOptions {
   maxIoSize?: number;
   /** Make the frontend copy payload (no `kernDataRef`, `DataOutMode.Copy`); default false. */
   copyMode?: boolean;
+  /** MAXIMUM WRITE SAME LENGTH in bytes (rounded down to blocks; default 1 GiB). */
+  maxWriteSameBytes?: number;
 }
 
 /** The storage half: page views with pins, copy into pages, no-op flush. */
@@ -84,6 +97,15 @@ class RamStore implements BlockStore {
   flush(): Promise<void> {
     return Promise.resolve();
   }
+
+  deallocate(offset: number, length: number): Promise<boolean> {
+    this.#table.deallocate(offset, length);
+    return Promise.resolve(true);
+  }
+
+  allocationAt(offset: number, limit: number): Promise<AllocationExtent> {
+    return Promise.resolve(this.#table.allocationAt(offset, limit));
+  }
 }
 
 export class RamdiskBackend implements BackendLun {
@@ -98,6 +120,7 @@ export class RamdiskBackend implements BackendLun {
   readonly readOnly: boolean;
   readonly writeCache: boolean;
   readonly thinProvisioned = true;
+  readonly provisioning: LogicalBlockProvisioningInfo;
   readonly rotationRate = 1;
   readonly maxTransferBlocks = 0;
   readonly optimalTransferBlocks: number;
@@ -144,6 +167,12 @@ export class RamdiskBackend implements BackendLun {
     this.optimalTransferBlocks = maxIoSize / blockSize;
     this.copyMode = copyMode;
     this.pageSize = pageSize;
+    this.provisioning = provisioningInfo({
+      blockSize,
+      deallocates: true,
+      granularityBytes: pageSize,
+      maxWriteSameBytes: options.maxWriteSameBytes ?? DEFAULT_MAX_WRITE_SAME_BYTES,
+    });
     this.#numBlocks = size / blockSize;
     this.#limitFollowsSize = options.memoryLimit === undefined;
     this.#table = new RamPageTable(pageSize, maxPages);

@@ -47,7 +47,61 @@ export type BlockRequest =
    * verify data then `blocks` blocks of write data; write only if the medium
    * equals the verify data, else MISCOMPARE with the offset (`setMiscompare`).
    */
-  | { op: 'compareAndWrite'; lba: number; blocks: number; fua: boolean };
+  | { op: 'compareAndWrite'; lba: number; blocks: number; fua: boolean }
+  /**
+   * UNMAP (SBC-3): deallocate every extent (already checked against the
+   * capacity and the Block Limits; none has 0 blocks; they may overlap and
+   * come in any order). `lba`/`blocks` span them all (for logging and
+   * accounting, like every request's `lba`/`blocks`).
+   */
+  | { op: 'unmap'; lba: number; blocks: number; extents: readonly LbaExtent[] }
+  /**
+   * WRITE SAME(10/16) (SBC-3): `blocks` >= 1 (a 0 in the CDB is already
+   * resolved to "through the last LBA"). Unless `ndob`, the backend moves in
+   * ONE logical block of Data-Out (`kernDataLen = blockSize`) first. With
+   * `unmap` the range is deallocated instead of written (the data is
+   * received and ignored); with `ndob` and not `unmap`, zeros are written.
+   */
+  | { op: 'writeSame'; lba: number; blocks: number; unmap: boolean; ndob: boolean; fua: boolean }
+  /**
+   * GET LBA STATUS (SBC-3): the backend builds the parameter data with
+   * `encodeLbaStatus` (first descriptor starting at `lba`), truncates it to
+   * `allocationLength`, and datamoves it in (`setSuccess` first). `blocks`
+   * is the rest of the medium from `lba`.
+   */
+  | { op: 'getLbaStatus'; lba: number; blocks: number; allocationLength: number };
+
+/** A run of logical blocks. */
+export interface LbaExtent {
+  readonly lba: number;
+  readonly blocks: number;
+}
+
+/**
+ * What a backend does for logical block provisioning (SBC-3 §4.7): the core
+ * fills READ CAPACITY(16) LBPRZ, the Block Limits and Logical Block
+ * Provisioning VPD pages from it, and only then sends the `unmap`,
+ * `writeSame` and `getLbaStatus` requests. A backend without this field
+ * gets none of them (UNMAP and WRITE SAME are INVALID COMMAND OPERATION
+ * CODE; GET LBA STATUS reports everything mapped).
+ */
+export interface LogicalBlockProvisioningInfo {
+  /**
+   * UNMAP and WRITE SAME with UNMAP are executed (LBPU, LBPWS, LBPWS10); only
+   * reported on a thin provisioned LUN (`thinProvisioned`, LBPME).
+   */
+  readonly unmap: boolean;
+  /** Unmapped blocks read as zeros (LBPRZ). */
+  readonly lbprz: boolean;
+  /** MAXIMUM UNMAP LBA COUNT: most blocks in one UNMAP (>= 1 when `unmap`). */
+  readonly maxUnmapBlocks: number;
+  /** MAXIMUM UNMAP BLOCK DESCRIPTOR COUNT (>= 1 when `unmap`). */
+  readonly maxUnmapDescriptors: number;
+  /** OPTIMAL UNMAP GRANULARITY in blocks (0 = not reported). */
+  readonly unmapGranularity: number;
+  /** MAXIMUM WRITE SAME LENGTH in blocks (0 = no limit). */
+  readonly maxWriteSameBlocks: number;
+}
 
 /** What CTL offers a backend (passed to every call). */
 export interface CtlBackendServices {
@@ -95,8 +149,10 @@ export interface BackendLunInfo {
   readonly readOnly: boolean;
   /** Whether the backend has a volatile write cache (WCE in the caching page). */
   readonly writeCache: boolean;
-  /** Thin provisioned (LBPME). UNMAP support is a later issue. */
+  /** Thin provisioned (LBPME; PROVISIONING TYPE thin in VPD 0xB2). */
   readonly thinProvisioned: boolean;
+  /** UNMAP / WRITE SAME / GET LBA STATUS support; absent = none of them. */
+  readonly provisioning?: LogicalBlockProvisioningInfo;
   /** Rotation rate for VPD 0xB1: 1 = non-rotating, 0 = not reported. */
   readonly rotationRate: number;
   /** Largest transfer the backend prefers per command, in blocks (VPD 0xB0); 0 = no limit. */

@@ -40,6 +40,9 @@ import { SerClass } from './ser-table.js';
 import { inquiry, modeSelect, modeSense, reportLuns, requestSense, testUnitReady } from './spc-commands.js';
 import { extendedCopy, receiveCopyResults } from './tpc-commands.js';
 import { ExtendedCopySa, ReceiveCopyResultsSa, TpcOpcode } from './tpc-proto.js';
+import { getLbaStatus, getLbaStatusExtent } from './get-lba-status.js';
+import { unmap, unmapExtent } from './unmap.js';
+import { writeSame, writeSameExtent } from './write-same.js';
 
 /** Command flags (FreeBSD `CTL_CMD_FLAG_*`). */
 export const CmdFlag = {
@@ -680,6 +683,54 @@ const ENTRIES: readonly CmdEntry[] = [
     flags: CmdFlag.AllowOnPrResv,
     serClass: SerClass.Reservation,
     handler: persistentReserveOut,
+  },
+  {
+    name: 'WRITE SAME(10)',
+    opcode: ScsiOpcode.WriteSame10,
+    serviceAction: null,
+    cdbLength: 10,
+    // WRPROTECT ANCHOR UNMAP (PBDATA, LBDATA obsolete) | LBA | GROUP NUMBER | NUMBER OF LOGICAL BLOCKS
+    usage: [0xff, 0xf8, 0xff, 0xff, 0xff, 0xff, 0x1f, 0xff, 0xff, CONTROL],
+    flags: CmdFlag.WritesMedium,
+    serClass: SerClass.Write,
+    extent: writeSameExtent,
+    handler: writeSame,
+  },
+  {
+    name: 'UNMAP',
+    opcode: ScsiOpcode.Unmap,
+    serviceAction: null,
+    cdbLength: 10,
+    // ANCHOR | GROUP NUMBER | PARAMETER LIST LENGTH
+    usage: [0xff, 0x01, 0x00, 0x00, 0x00, 0x00, 0x1f, 0xff, 0xff, CONTROL],
+    flags: CmdFlag.WritesMedium,
+    serClass: SerClass.Write,
+    extent: unmapExtent,
+    handler: unmap,
+  },
+  {
+    name: 'WRITE SAME(16)',
+    opcode: ScsiOpcode.WriteSame16,
+    serviceAction: null,
+    cdbLength: 16,
+    // WRPROTECT ANCHOR UNMAP (obsolete) NDOB | LBA | NUMBER OF LOGICAL BLOCKS | GROUP NUMBER
+    usage: [0xff, 0xf9, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x1f, CONTROL],
+    flags: CmdFlag.WritesMedium,
+    serClass: SerClass.Write,
+    extent: writeSameExtent,
+    handler: writeSame,
+  },
+  {
+    name: 'GET LBA STATUS',
+    opcode: ScsiOpcode.ServiceActionIn16,
+    serviceAction: ServiceActionIn16.GetLbaStatus,
+    cdbLength: 16,
+    // SERVICE ACTION | STARTING LBA | ALLOCATION LENGTH | reserved
+    usage: [0xff, 0x1f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00, CONTROL],
+    flags: CmdFlag.None,
+    serClass: SerClass.Read,
+    extent: getLbaStatusExtent,
+    handler: getLbaStatus,
   },
 ];
 

@@ -12,6 +12,14 @@ export type { PrStore, PrSnapshot, PrSnapshotRegistration, PrNexus } from './pr-
 export { validatePrSnapshot } from './pr-store.js';
 export { PrOpcode, PrInAction, PrOutAction, PrType, PrAsc } from './pr-proto.js';
 export { encodeIscsiTransportId, decodeIscsiTransportId } from './transport-id.js';
+export type { LbaExtent, LogicalBlockProvisioningInfo } from './backend.js';
+export {
+  encodeLbaStatus,
+  lbaStatusDescriptorsFor,
+  ProvisioningStatus,
+  LBA_STATUS_MAX_BLOCKS,
+  type LbaStatusDescriptor,
+} from './get-lba-status.js';
 export * from './scsi-proto.js';
 export * from './sense.js';
 export { CtlCopyCounters, ctlCopyCounters } from './counters.js';

@@ -20,6 +20,7 @@ import {
   VpdPage,
 } from './scsi-proto.js';
 import { buildThirdPartyCopyVpd, DEFAULT_TPC_LIMITS, type TpcLimits } from './tpc-proto.js';
+import { buildLogicalBlockProvisioningVpd, writeProvisioningLimits } from './lbp.js';
 
 /** VPD pages supported for an existing LUN, ascending (SPC-4 §7.8.13). */
 export const SUPPORTED_VPD_PAGES: readonly number[] = [
@@ -184,7 +185,7 @@ function deviceIdentification(ctx: VpdContext, lun: BackendLunInfo): Buffer {
   return buf;
 }
 
-/** Block Limits VPD page (SBC-3 §6.5.3). UNMAP / WRITE SAME limits are zero. */
+/** Block Limits VPD page (SBC-3 §6.5.3); the UNMAP / WRITE SAME fields come from lbp.ts. */
 function blockLimits(lun: BackendLunInfo): Buffer {
   const buf = vpdHeader(VpdPage.BlockLimits, true, 0x3c);
   // OPTIMAL TRANSFER LENGTH GRANULARITY: one physical block.
@@ -193,6 +194,7 @@ function blockLimits(lun: BackendLunInfo): Buffer {
   buf.writeUInt16BE(Math.min(0xffff, 2 ** lun.physicalBlockExponent), 6);
   buf.writeUInt32BE(Math.min(0xffffffff, lun.maxTransferBlocks), 8);
   buf.writeUInt32BE(Math.min(0xffffffff, lun.optimalTransferBlocks), 12);
+  writeProvisioningLimits(buf, lun);
   return buf;
 }
 
@@ -207,11 +209,7 @@ function blockDeviceCharacteristics(lun: BackendLunInfo): Buffer {
 
 /** Logical Block Provisioning VPD page (SBC-3 §6.5.4). */
 function logicalBlockProvisioning(lun: BackendLunInfo): Buffer {
-  const buf = vpdHeader(VpdPage.LogicalBlockProvisioning, true, 4);
-  buf[4] = 0; // THRESHOLD EXPONENT
-  buf[5] = 0; // LBPU = 0, LBPWS = 0, LBPWS10 = 0, LBPRZ = 0, ANC_SUP = 0, DP = 0
-  buf[6] = lun.thinProvisioned ? 0x02 : 0x00; // PROVISIONING TYPE: thin / not reported
-  return buf;
+  return buildLogicalBlockProvisioningVpd(lun, peripheralByte(true), VpdPage.LogicalBlockProvisioning);
 }
 
 /** Builds VPD page `pageCode`, or returns null if it is not supported. */

@@ -19,6 +19,7 @@ import {
 import type { IoState } from './io-state.js';
 import { dataOutBlocks } from './sbc-integrity.js';
 import { ScsiOpcode } from './scsi-proto.js';
+import { lbprzReported } from './lbp.js';
 
 /** A decoded LBA extent. */
 interface Extent {
@@ -158,6 +159,7 @@ export function readCapacity16(state: IoState, host: CommandHost): void {
   data.writeUInt32BE(be.blockSize, 8);
   data[12] = 0; // P_TYPE = 0, PROT_EN = 0
   data[13] = be.physicalBlockExponent & 0x0f; // LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT
-  data[14] = be.thinProvisioned ? 0x80 : 0x00; // LBPME; LBPRZ = 0; LOWEST ALIGNED LBA = 0
+  // SBC-3 §5.16.2: LBPME | LBPRZ (lbp.ts); LOWEST ALIGNED LBA = 0.
+  data[14] = (be.thinProvisioned ? 0x80 : 0x00) | (lbprzReported(be) ? 0x40 : 0x00);
   host.sendData(state, data, cdb.readUInt32BE(10));
 }

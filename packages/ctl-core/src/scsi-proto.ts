@@ -49,12 +49,20 @@ export const ScsiOpcode = {
   MaintenanceIn: 0xa3,
   ReadDefectData12: 0xb7,
   Sanitize: 0x48,
+  /** SBC-3 WRITE SAME(10). */
+  WriteSame10: 0x41,
+  /** SBC-3 UNMAP. */
+  Unmap: 0x42,
+  /** SBC-3 WRITE SAME(16). */
+  WriteSame16: 0x93,
 } as const;
 export type ScsiOpcode = (typeof ScsiOpcode)[keyof typeof ScsiOpcode];
 
 /** Service actions of SERVICE ACTION IN(16) (SBC-3). */
 export const ServiceActionIn16 = {
   ReadCapacity16: 0x10,
+  /** SBC-3 GET LBA STATUS. */
+  GetLbaStatus: 0x12,
 } as const;
 
 /** Service actions of MAINTENANCE IN (SPC-4 §6.35, §6.36). */

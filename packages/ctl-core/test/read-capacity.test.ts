@@ -62,7 +62,7 @@ describe('READ CAPACITY(16) (SBC-3 §5.16)', () => {
     const h = new Harness();
     await h.clearUa();
     const cdb = C.readCapacity16(32);
-    cdb[1] = 0x12; // GET LBA STATUS: not supported
+    cdb[1] = 0x13; // not a supported service action (0x10 READ CAPACITY(16), 0x12 GET LBA STATUS are)
     expectInvalidField(await h.exec(cdb), 1, 4);
   });
 });

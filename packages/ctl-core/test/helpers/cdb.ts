@@ -127,3 +127,54 @@ export function syncCache16(lba: number, blocks: number): Buffer {
 export function startStop(b4: number, b1 = 0): Buffer {
   return Buffer.from([ScsiOpcode.StartStopUnit, b1, 0, 0, b4, 0]);
 }
+
+/** UNMAP CDB (SBC-3 §5.28). */
+export function unmap(parameterListLength: number, anchor = false): Buffer {
+  const c = Buffer.alloc(10);
+  c[0] = ScsiOpcode.Unmap;
+  c[1] = anchor ? 0x01 : 0;
+  c.writeUInt16BE(parameterListLength, 7);
+  return c;
+}
+
+/** UNMAP parameter list: header + one 16-byte descriptor per extent. */
+export function unmapList(extents: readonly { lba: number | bigint; blocks: number }[]): Buffer {
+  const buf = Buffer.alloc(8 + 16 * extents.length);
+  buf.writeUInt16BE(buf.length - 2, 0);
+  buf.writeUInt16BE(16 * extents.length, 2);
+  extents.forEach((e, i) => {
+    buf.writeBigUInt64BE(BigInt(e.lba), 8 + 16 * i);
+    buf.writeUInt32BE(e.blocks, 8 + 16 * i + 8);
+  });
+  return buf;
+}
+
+/** WRITE SAME(10) CDB (SBC-3 §5.41); `b1` carries WRPROTECT/ANCHOR/UNMAP/PBDATA/LBDATA. */
+export function writeSame10(lba: number, blocks: number, b1 = 0): Buffer {
+  const c = Buffer.alloc(10);
+  c[0] = ScsiOpcode.WriteSame10;
+  c[1] = b1;
+  c.writeUInt32BE(lba, 2);
+  c.writeUInt16BE(blocks, 7);
+  return c;
+}
+
+/** WRITE SAME(16) CDB (SBC-3 §5.42); `b1` carries WRPROTECT/ANCHOR/UNMAP/NDOB. */
+export function writeSame16(lba: number | bigint, blocks: number, b1 = 0): Buffer {
+  const c = Buffer.alloc(16);
+  c[0] = ScsiOpcode.WriteSame16;
+  c[1] = b1;
+  c.writeBigUInt64BE(BigInt(lba), 2);
+  c.writeUInt32BE(blocks, 10);
+  return c;
+}
+
+/** GET LBA STATUS CDB (SBC-3 §5.16). */
+export function getLbaStatus(lba: number | bigint, alloc: number): Buffer {
+  const c = Buffer.alloc(16);
+  c[0] = ScsiOpcode.ServiceActionIn16;
+  c[1] = 0x12;
+  c.writeBigUInt64BE(BigInt(lba), 2);
+  c.writeUInt32BE(alloc, 10);
+  return c;
+}

@@ -7,6 +7,11 @@
 import {
   DataDirection,
   DataOutMode,
+  encodeLbaStatus,
+  lbaStatusDescriptorsFor,
+  ProvisioningStatus,
+  type LbaStatusDescriptor,
+  type LogicalBlockProvisioningInfo,
   type BackendLun,
   type BlockRequest,
   type CtlBackendServices,
@@ -32,6 +37,8 @@ export interface RamLunOptions {
   dataOutMode?: DataOutMode;
   /** Park every request until `release()`. */
   hold?: boolean;
+  /** Logical block provisioning support (unmap / writeSame / getLbaStatus requests). */
+  provisioning?: LogicalBlockProvisioningInfo;
 }
 
 export interface SubmittedRequest {
@@ -57,6 +64,9 @@ export class RamLun implements BackendLun {
   readonly optimalTransferBlocks: number;
   readonly store: Buffer;
   readonly dataOutMode: DataOutMode;
+  readonly provisioning?: LogicalBlockProvisioningInfo;
+  /** Per block: 1 = deallocated (by unmap), 0 = mapped. */
+  readonly deallocated: Uint8Array;
   hold: boolean;
   /** Every request submitted, in order. */
   readonly submitted: SubmittedRequest[] = [];
@@ -84,6 +94,8 @@ export class RamLun implements BackendLun {
     this.dataOutMode = opts.dataOutMode ?? DataOutMode.Views;
     this.hold = opts.hold ?? false;
     this.store = Buffer.alloc(this.blockSize * this.numBlocks);
+    this.deallocated = new Uint8Array(this.numBlocks);
+    if (opts.provisioning) this.provisioning = opts.provisioning;
   }
 
   submit(io: ScsiIo, request: BlockRequest, ctl: CtlBackendServices): void {
@@ -112,6 +124,10 @@ export class RamLun implements BackendLun {
   }
 
   #run(io: ScsiIo, req: BlockRequest, ctl: CtlBackendServices): void {
+    if (req.op === 'unmap' || req.op === 'writeSame' || req.op === 'getLbaStatus') {
+      this.#runProvisioning(io, req, ctl);
+      return;
+    }
     const off = req.lba * this.blockSize;
     const len = req.blocks * this.blockSize;
     switch (req.op) {
@@ -141,6 +157,7 @@ export class RamLun implements BackendLun {
             v.copy(this.store, pos);
             pos += v.length;
           }
+          this.deallocated.fill(0, req.lba, req.lba + req.blocks);
           ctl.setSuccess(done);
           ctl.dataSubmitDone(done);
         };
@@ -160,6 +177,76 @@ export class RamLun implements BackendLun {
         ctl.setSuccess(io);
         ctl.dataSubmitDone(io);
         return;
+    }
+  }
+
+  /** UNMAP, WRITE SAME and GET LBA STATUS on the test store (per-block deallocation map). */
+  #runProvisioning(io: ScsiIo, req: BlockRequest, ctl: CtlBackendServices): void {
+    const bs = this.blockSize;
+    switch (req.op) {
+      case 'unmap':
+        for (const e of req.extents) {
+          this.store.fill(0, e.lba * bs, (e.lba + e.blocks) * bs);
+          this.deallocated.fill(1, e.lba, e.lba + e.blocks);
+        }
+        ctl.setSuccess(io);
+        ctl.dataSubmitDone(io);
+        return;
+      case 'writeSame': {
+        const apply = (block: Buffer): void => {
+          for (let b = req.lba; b < req.lba + req.blocks; b++) {
+            if (req.unmap) this.store.fill(0, b * bs, (b + 1) * bs);
+            else block.copy(this.store, b * bs);
+          }
+          this.deallocated.fill(req.unmap ? 1 : 0, req.lba, req.lba + req.blocks);
+          ctl.setSuccess(io);
+          ctl.dataSubmitDone(io);
+        };
+        if (req.ndob) return apply(Buffer.alloc(bs));
+        io.dataDirection = DataDirection.Out;
+        io.dataOutMode = DataOutMode.Copy;
+        const block = Buffer.alloc(bs);
+        io.kernSgList = [block];
+        io.kernDataLen = bs;
+        io.kernRelOffset = 0;
+        io.beMoveDone = (done) => {
+          if (done.portStatus !== 0 || done.aborted || done.status === 2) return ctl.dataSubmitDone(done);
+          apply(block);
+        };
+        ctl.datamove(io);
+        return;
+      }
+      case 'getLbaStatus': {
+        const max = lbaStatusDescriptorsFor(req.allocationLength);
+        const descriptors: LbaStatusDescriptor[] = [];
+        let lba = req.lba;
+        while (lba < this.numBlocks && descriptors.length < max) {
+          const state = this.deallocated[lba] ?? 0;
+          let end = lba + 1;
+          while (end < this.numBlocks && (this.deallocated[end] ?? 0) === state) end++;
+          descriptors.push({
+            lba,
+            blocks: end - lba,
+            status: state === 1 ? ProvisioningStatus.Deallocated : ProvisioningStatus.Mapped,
+          });
+          lba = end;
+        }
+        const data = encodeLbaStatus(descriptors);
+        const len = Math.min(data.length, req.allocationLength);
+        io.dataDirection = DataDirection.In;
+        io.kernSgList = [data.subarray(0, len)];
+        io.kernDataLen = len;
+        io.kernRelOffset = 0;
+        io.beMoveDone = (done) => ctl.dataSubmitDone(done);
+        ctl.setSuccess(io);
+        ctl.datamove(io);
+        return;
+      }
+      case 'read':
+      case 'write':
+      case 'verify':
+      case 'flush':
+        throw new Error(`not a provisioning request: ${req.op}`);
     }
   }
 }

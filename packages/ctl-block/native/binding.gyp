@@ -1,0 +1,9 @@
+{
+  "targets": [
+    {
+      "target_name": "ctl_block_native",
+      "sources": ["ctl_block_native.c"],
+      "cflags": ["-Wall", "-Wextra", "-O2"]
+    }
+  ]
+}
