@@ -306,13 +306,15 @@ export class Ctl implements CtlFrontendServices, CtlBackendServices {
   #reservationConflict(state: IoState, entry: CmdEntry, lun: CtlLun): boolean {
     const r = lun.reservations;
     if (!r.active) return false;
+    // A third-party copy's internal I/O has the rights of the nexus that sent the EXTENDED COPY.
+    const subject = (state.copyIo ? this.#tpc.originOf(state.io) : null) ?? state;
     const flags = entry.flags;
-    if (r.spc2Holder !== null && r.spc2Holder !== state.initiatorIndex && (flags & CmdFlag.AllowOnResv) === 0) {
+    if (r.spc2Holder !== null && r.spc2Holder !== subject.initiatorIndex && (flags & CmdFlag.AllowOnResv) === 0) {
       return true;
     }
     const res = r.reservation;
     if (!res || (flags & CmdFlag.AllowOnPrResv) !== 0) return false;
-    if (r.hasFullAccess(nexusId(this.#nexusOf(state)))) return false;
+    if (r.hasFullAccess(nexusId(this.#nexusOf(subject)))) return false;
     return !(isWriteExclusive(res.type) && (flags & CmdFlag.AllowOnPrWresv) !== 0);
   }
 

@@ -141,6 +141,8 @@ interface InternalOp {
   readonly piece: Piece;
   readonly write: boolean;
   readonly done: (io: ScsiIo) => void;
+  /** The EXTENDED COPY command this I/O works for (its I_T nexus owns the I/O for reservations). */
+  readonly origin: IoState;
 }
 
 const TPC_PORT_NAME = 'iscsi-target:tpc,t,0xffff';
@@ -184,6 +186,15 @@ export class ThirdPartyCopy {
   /** Whether `port` is the copy manager's internal port. */
   ownsPort(port: CtlPort): boolean {
     return this.#portObject === port;
+  }
+
+  /**
+   * The EXTENDED COPY command an internal I/O works for, or null for any other
+   * I/O. SPC-4 §5.13 judges a copy's reads and writes by the reservation rights
+   * of the I_T nexus that sent the EXTENDED COPY, not by the copy manager's own.
+   */
+  originOf(io: ScsiIo): IoState | null {
+    return this.#ops.get(io)?.origin ?? null;
   }
 
   /** EXTENDED COPY commands running now. */
@@ -396,10 +407,10 @@ export class ThirdPartyCopy {
       const len = Math.min(pieceBytes, bytes - off);
       const piece = new Piece();
       try {
-        const r = await this.#internal(src.lunId, true, srcLba + off / srcBs, len / srcBs, len, piece);
+        const r = await this.#internal(state, src.lunId, true, srcLba + off / srcBs, len / srcBs, len, piece);
         if (r) return deviceFailure(index, src);
         if (state.io.aborted) return null;
-        const w = await this.#internal(dst.lunId, false, dstLba + off / dstBs, len / dstBs, len, piece);
+        const w = await this.#internal(state, dst.lunId, false, dstLba + off / dstBs, len / dstBs, len, piece);
         if (w) return deviceFailure(index, dst);
       } finally {
         piece.release();
@@ -412,8 +423,10 @@ export class ThirdPartyCopy {
   /**
    * Runs one internal READ(16) (filling `piece`) or WRITE(16) (from `piece`),
    * retrying after unit attentions. Resolves to null on GOOD, else the failed I/O.
+   * `origin` is the EXTENDED COPY command: reservations judge the I/O as its I_T nexus's.
    */
   async #internal(
+    origin: IoState,
     lunId: number,
     read: boolean,
     lba: number,
@@ -437,7 +450,7 @@ export class ThirdPartyCopy {
       });
       if (read) piece.release();
       const done = await new Promise<ScsiIo>((resolve) => {
-        this.#ops.set(io, { piece, write: !read, done: resolve });
+        this.#ops.set(io, { piece, write: !read, done: resolve, origin });
         this.#core.frontend.run(io);
       });
       if (done.status === IoStatus.Success) return null;

@@ -368,6 +368,28 @@ describe('EXTENDED COPY (LID1): COPY ABORTED', () => {
     expect(dst.submitted).toEqual([]);
   });
 
+  it("a copy has the reservation rights of the initiator that sent it, not the copy manager's", async () => {
+    const { h, dst } = await twoLuns();
+    const other = h.ctl.addInitiator(h.targetPort, 'iqn.1994-05.com.example:other,i,0x023d00000002');
+    await h.clearUa(0, other);
+    await h.clearUa(1, other);
+    // SPC-2 RESERVE(6) of the destination by the default initiator.
+    expectGood(await h.exec(Buffer.from([0x16, 0, 0, 0, 0, 0]), { lun: 1 }));
+    h.lun.store.fill(0x5a, 0, 4 * 512);
+    // The holder's copy writes the reserved LU.
+    expectGood(await xcopy(h, plist(1, 0, [cscd(NAA0), cscd(NAA1)], [b2b(0, 1, 4, 0, 0)])));
+    expect(dst.store.subarray(0, 4 * 512)).toEqual(Buffer.alloc(4 * 512, 0x5a));
+    // Another initiator's copy to it: the internal WRITE meets RESERVATION CONFLICT, so the copy is
+    // COPY ABORTED / THIRD PARTY DEVICE FAILURE at the destination CSCD, and nothing is written.
+    const writes = dst.submitted.length;
+    const r = await h.exec(xcopyCdb(plist(2, 0, [cscd(NAA0), cscd(NAA1)], [b2b(0, 1, 4, 8, 8)]).length), {
+      dataOut: plist(2, 0, [cscd(NAA0), cscd(NAA1)], [b2b(0, 1, 4, 8, 8)]),
+      initiator: other,
+    });
+    expect(r.senseData).toEqual(Buffer.from([0x70, 0, 0x0a, 0, 0, 0, 0, 10, 0, 0, 0, 0, 0x0d, 0x01, 0, 0x80, 0, 48]));
+    expect(dst.submitted.length).toBe(writes);
+  });
+
   it('descriptor-format sense when D_SENSE is set', async () => {
     const h = new Harness({ ctl: { descriptorSense: true } });
     await h.clearUa();
