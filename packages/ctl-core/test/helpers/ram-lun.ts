@@ -246,6 +246,10 @@ export class RamLun implements BackendLun {
       case 'write':
       case 'verify':
       case 'flush':
+      case 'compare':
+      case 'writeVerify':
+      case 'orWrite':
+      case 'compareAndWrite':
         throw new Error(`not a provisioning request: ${req.op}`);
     }
   }
