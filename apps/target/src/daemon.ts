@@ -49,7 +49,7 @@ import { DiscoveryCatalog, sendTargets } from './send-targets.js';
 import { guardConnection } from './session-guard.js';
 import { TsihTable } from './tsih-table.js';
 import { meterBackend, type LunIoStats, type MeteredLun } from './lun-stats.js';
-import { diffConfig, isEmptyDiff, usedLuns, type ConfigDiff } from './reload/config-diff.js';
+import { differingKeys, diffConfig, isEmptyDiff, targetShape, usedLuns, type ConfigDiff } from './reload/config-diff.js';
 import { ReloadError, type ReloadReport } from './reload/report.js';
 import type { ListenAddress } from './config/listen-address.js';
 import type { TargetConfig } from './config/model.js';
@@ -762,8 +762,9 @@ export class TargetDaemon {
       }
     }
     for (const c of diff.targets.changed) {
-      // Login-time settings (auth, ...) take effect through the catalog for new logins.
-      act({ target: c.new.name }, `target ${c.new.name}: configuration changed (applies to new logins; running sessions continue)`);
+      // Login-time settings (auth, ...) take effect through the catalog, for new logins.
+      const fields = differingKeys(targetShape(c.old), targetShape(c.new)).filter((k) => k !== 'luns' && k !== 'portalGroups' && k !== 'alias');
+      if (fields.length > 0) act({ target: c.new.name, fields }, `target ${c.new.name}: ${fields.join(', ')} changed (applies to new logins; running sessions continue)`);
     }
 
     // Portals no longer configured stop accepting (their sessions are not affected).

@@ -38,8 +38,8 @@ export function sameConfig(a: unknown, b: unknown): boolean {
 }
 
 /** A target as compared: its LUNs by number → LUN name (their contents are diffed as LUNs). */
-function targetShape(t: TargetConfig): unknown {
-  return withoutPos({ ...t, luns: new Map([...t.luns].map(([n, l]) => [n, l.name])) });
+export function targetShape(t: TargetConfig): object {
+  return withoutPos({ ...t, luns: new Map([...t.luns].map(([n, l]) => [n, l.name])) }) as object;
 }
 
 export interface Changed<T> {
