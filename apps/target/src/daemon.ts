@@ -666,7 +666,8 @@ export class TargetDaemon {
     const retire: number[] = [];
     const addCtl = (l: LunConfig, be: MeteredLun): boolean => {
       try {
-        const id = ctl.addLun(be, l.ctlLun ?? undefined);
+        // Inventory unit attentions go only to the ports whose map changes (below).
+        const id = ctl.addLun(be, l.ctlLun ?? undefined, { inventoryUa: false });
         this.#ctlLuns.set(l.name, id);
         this.#lunState.set(l.name, { config: l, be });
         return true;
@@ -686,7 +687,7 @@ export class TargetDaemon {
         if (oldId !== undefined) {
           if (c.new.ctlLun !== null && c.new.ctlLun === oldId) {
             // The same fixed id: the old LUN must be gone (drained) first.
-            await ctl.removeLun(oldId).catch((e: unknown) => fail({ lun: name }, `lun "${name}": removing the old LUN failed: ${(e as Error).message}`));
+            await ctl.removeLun(oldId, { inventoryUa: false }).catch((e: unknown) => fail({ lun: name }, `lun "${name}": removing the old LUN failed: ${(e as Error).message}`));
           } else {
             retire.push(oldId);
           }
@@ -758,6 +759,8 @@ export class TargetDaemon {
       if (t.alias !== null && t.alias !== port.alias) changes.alias = t.alias;
       if (changes.lunMap !== undefined || changes.alias !== undefined) {
         frontend.updateTarget(t.name, tag, changes);
+        // REPORTED LUNS DATA HAS CHANGED for this target's initiators only.
+        if (changes.lunMap !== undefined) ctl.lunInventoryChanged(port.portNumber);
         act({ target: t.name, tag, luns: [...lunMap.keys()] }, `target ${t.name} (tag ${tag}): ${[changes.lunMap !== undefined ? 'LUN map' : '', changes.alias !== undefined ? 'alias' : ''].filter((x) => x !== '').join(' and ')} updated`);
       }
     }
@@ -785,13 +788,13 @@ export class TargetDaemon {
       this.#ctlLuns.delete(l.name);
       this.#lunState.delete(l.name);
       try {
-        await ctl.removeLun(id);
+        await ctl.removeLun(id, { inventoryUa: false });
         act({ lun: l.name, ctlLun: id }, `lun "${l.name}": removed (CTL LUN ${id})`);
       } catch (e) {
         fail({ lun: l.name }, `lun "${l.name}": removal failed: ${(e as Error).message}`);
       }
     }
-    for (const id of retire) await ctl.removeLun(id).catch((e: unknown) => fail({ ctlLun: id }, `CTL LUN ${id}: removal failed: ${(e as Error).message}`));
+    for (const id of retire) await ctl.removeLun(id, { inventoryUa: false }).catch((e: unknown) => fail({ ctlLun: id }, `CTL LUN ${id}: removal failed: ${(e as Error).message}`));
     for (const w of next.warnings) log.warn({ reload: true }, w);
     return { source: next.source, changed: true, actions, errors, deferred };
   }
@@ -907,7 +910,7 @@ export class TargetDaemon {
     }
     let id: number;
     try {
-      id = ctl.addLun(be, config.ctlLun ?? undefined);
+      id = ctl.addLun(be, config.ctlLun ?? undefined, { inventoryUa: false });
     } catch (e) {
       await be.shutdown().catch(() => {});
       throw new AdminError(`cannot add the LUN: ${(e as Error).message}`);
@@ -938,7 +941,7 @@ export class TargetDaemon {
       const t = this.#config.targets.find((x) => x.name.toLowerCase() === k);
       if (t !== undefined) this.#refreshLunMaps(t);
     }
-    await this.#ctl!.removeLun(id);
+    await this.#ctl!.removeLun(id, { inventoryUa: false });
     this.#log.info({ admin: true, lun: name, ctlLun: id }, `admin: lun "${name}" removed`);
   }
 
@@ -960,7 +963,10 @@ export class TargetDaemon {
     const frontend = this.#frontend!;
     const lunMap = this.#lunMapOf(t);
     for (const port of frontend.targets()) {
-      if (port.state === TargetState.Active && port.targetName.toLowerCase() === t.name.toLowerCase()) frontend.updateTarget(port.targetName, port.portalGroupTag, { lunMap });
+      if (port.state !== TargetState.Active || port.targetName.toLowerCase() !== t.name.toLowerCase()) continue;
+      if (sameLunMap(port.lunMap, lunMap)) continue;
+      frontend.updateTarget(port.targetName, port.portalGroupTag, { lunMap });
+      this.#ctl!.lunInventoryChanged(port.portNumber);
     }
   }
 

@@ -54,11 +54,11 @@ target iqn.2026-11.org.example:b { auth-group no-authentication; portal-group pg
   it('covers fields it does not name (a field added to the model later)', () => {
     const a = parse(base);
     const t = a.targets[0]!;
-    const withField = { ...a, targets: [{ ...t, chap: { user: 'u', secret: 's' } }] } as DaemonConfig;
+    const withField = { ...a, targets: [{ ...t, chap: { user: 'u', secret: 's' } }] } as unknown as DaemonConfig;
     const d = diffConfig(a, withField);
     expect(d.targets.changed.map((c) => c.new.name)).toEqual([t.name]);
     const pg = a.portalGroups.get('pg0')!;
-    const pgField = { ...a, portalGroups: new Map([['pg0', { ...pg, redirect: '10.0.0.1' }]]) } as DaemonConfig;
+    const pgField = { ...a, portalGroups: new Map([['pg0', { ...pg, redirect: '10.0.0.1' }]]) } as unknown as DaemonConfig;
     expect(diffConfig(a, pgField).portalGroups.changed).toHaveLength(1);
   });
 

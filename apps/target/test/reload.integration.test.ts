@@ -135,6 +135,16 @@ describe('TargetDaemon.reload', () => {
     expect(s1.tsih).not.toBe(s.tsih);
   });
 
+  it('a target added next to a running one does not disturb it (no unit attention on the unchanged target)', async () => {
+    const { daemon, port } = await start(conf());
+    const s = await login(port, T0);
+    const r = await daemon.reload(conf({ t1: true }));
+    expect(r.actions).toEqual([`lun "${T1},lun,0": added (CTL LUN 1)`, `target ${T1} (tag 1): added`]);
+    expect((await rawScsiCommand(s, TUR)).status).toBe(0);
+    const rl = await rawScsiCommand(s, reportLuns(), { readLength: 4096 });
+    expect(lunsOf(rl.data)).toEqual([0]);
+  });
+
   it('asks the sessions of a removed target to log out (AsyncEvent 1, Parameter3 = grace), then drops them', async () => {
     const { daemon, port } = await start(conf({ t1: true }), 1000);
     const s0 = await login(port, T0);
@@ -151,9 +161,7 @@ describe('TargetDaemon.reload', () => {
     expect(r.actions).toContain(`target ${T1} (tag 1): removed; 1 session(s) asked to log out within 1 s`);
     expect(r.actions).toContain(`lun "${T1},lun,0": removed (CTL LUN 1)`);
     expect(daemon.lunList().map((l) => l.name)).toEqual([`${T0},lun,0`]);
-    // The other target's session runs on; CTL reports the inventory change on every LUN, as FreeBSD does.
-    const ua = await rawScsiCommand(s0, TUR);
-    expect([ua.status, ua.senseKey, ua.asc, ua.ascq]).toEqual([2, 6, 0x3f, 0x0e]);
+    // The other target is untouched: its inventory did not change, so no unit attention (SPC-4 §6.33).
     expect((await rawScsiCommand(s0, TUR)).status).toBe(0);
     const t1Login = await rawLogin('127.0.0.1', port, { targetName: T1 });
     sessions.push(t1Login);

@@ -52,6 +52,17 @@ export type { CtlOptions } from './options.js';
  */
 export const PORT_STATUS_ABORTED = 31337;
 
+/** Options of `Ctl.addLun` / `Ctl.removeLun`. */
+export interface LunInventoryOptions {
+  /**
+   * Establish REPORTED LUNS DATA HAS CHANGED on every other LUN for every
+   * initiator (default true). False: the caller reports the change only
+   * where it is seen, per port, with `lunInventoryChanged` once the port's
+   * LUN map is updated (FreeBSD ctld: CTL_LUN_MAP, `ctl_est_ua_port`).
+   */
+  readonly inventoryUa?: boolean;
+}
+
 /** A LUN as `Ctl.luns()` lists it. */
 export interface CtlLunEntry {
   readonly lunId: number;
@@ -116,7 +127,7 @@ export class Ctl implements CtlFrontendServices, CtlBackendServices {
    * one). Every initiator gets POWER ON on its first command to it, and
    * REPORTED LUNS DATA HAS CHANGED on the other LUNs. Returns the id.
    */
-  addLun(be: BackendLun, lunId?: number): number {
+  addLun(be: BackendLun, lunId?: number, options: LunInventoryOptions = {}): number {
     validateBackend(be);
     let id = lunId;
     if (id === undefined) {
@@ -127,7 +138,7 @@ export class Ctl implements CtlFrontendServices, CtlBackendServices {
       throw new CtlError(CtlErrorCode.InvalidLunId, `LUN id ${id} outside 0..${this.options.maxLunId}`);
     }
     if (this.#luns.has(id)) throw new CtlError(CtlErrorCode.LunExists, `LUN ${id} already exists`);
-    for (const other of this.#luns.values()) other.establishUaAll(UaFlag.LunInventoryChanged);
+    if (options.inventoryUa !== false) for (const other of this.#luns.values()) other.establishUaAll(UaFlag.LunInventoryChanged);
     this.#luns.set(id, new CtlLun(id, be, this.options.descriptorSense));
     return id;
   }
@@ -137,13 +148,13 @@ export class Ctl implements CtlFrontendServices, CtlBackendServices {
    * once; outstanding ones run to completion; then `be.shutdown()` is called
    * and awaited. Other LUNs raise REPORTED LUNS DATA HAS CHANGED.
    */
-  async removeLun(lunId: number): Promise<void> {
+  async removeLun(lunId: number, options: LunInventoryOptions = {}): Promise<void> {
     const lun = this.#luns.get(lunId);
     if (!lun) throw new CtlError(CtlErrorCode.NoSuchLun, `no LUN ${lunId}`);
     lun.removing = true;
     this.#luns.delete(lunId);
     this.#removing.add(lun);
-    for (const other of this.#luns.values()) other.establishUaAll(UaFlag.LunInventoryChanged);
+    if (options.inventoryUa !== false) for (const other of this.#luns.values()) other.establishUaAll(UaFlag.LunInventoryChanged);
     try {
       await lun.whenIdle();
     } finally {
@@ -157,6 +168,24 @@ export class Ctl implements CtlFrontendServices, CtlBackendServices {
     const lun = this.#luns.get(lunId);
     if (!lun) throw new CtlError(CtlErrorCode.NoSuchLun, `no LUN ${lunId}`);
     lun.establishUaAll(UaFlag.CapacityChanged);
+  }
+
+  /**
+   * The LUN inventory seen through one port changed (its LUN map was
+   * edited): REPORTED LUNS DATA HAS CHANGED (3Fh/0Eh) for the initiators of
+   * that port only, on every LUN they can see (SPC-4 §6.33 REPORT LUNS: the
+   * condition is for the I_T nexuses whose inventory changed; FreeBSD
+   * CTL_LUN_MAP does the same per port).
+   */
+  lunInventoryChanged(targetPort: number): void {
+    const pe = this.#portEntry(targetPort);
+    const map = pe.port.lunMap;
+    const ids = map ? [...map.values()] : [...this.#luns.keys()];
+    for (const id of ids) {
+      const lun = this.#luns.get(id);
+      if (!lun) continue;
+      for (const ie of pe.initiators.values()) lun.establishUa(ie.index, UaFlag.LunInventoryChanged);
+    }
   }
 
   /** The LUNs, by ascending id (LUNs being removed are not listed). */

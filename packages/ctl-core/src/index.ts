@@ -7,6 +7,7 @@ export * from './io.js';
 export type { CtlPort, CtlFrontendServices } from './frontend.js';
 export type { BackendLun, BackendLunInfo, BlockRequest, CtlBackendServices } from './backend.js';
 export { Ctl, type CtlOptions, type CtlLunEntry, PORT_STATUS_ABORTED } from './ctl.js';
+export type { LunInventoryOptions } from './ctl.js';
 export * from './scsi-proto.js';
 export * from './sense.js';
 export { CtlCopyCounters, ctlCopyCounters } from './counters.js';
