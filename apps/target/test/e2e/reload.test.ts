@@ -144,7 +144,7 @@ describe.skipIf(e2ePeer() !== undefined || !haveCommand('iscsi-perf') || !haveCo
     ]);
     // The perf session: one login, one close, and the close came after the reload.
     const id = before[0]!['id'];
-    const opened = logs.filter((l) => l['session'] === id && typeof l['msg'] === 'string' && (l['msg'] as string).includes('logged in to'));
+    const opened = logs.filter((l) => l['session'] === id && typeof l['msg'] === 'string' && (l['msg']).includes('logged in to'));
     const closed = logs.filter((l) => l['session'] === id && l['msg'] === `session ${String(id)} closed`);
     expect(opened).toHaveLength(1);
     expect(opened[0]).toMatchObject({ level: 30, tsih: before[0]!['tsih'], target: A, initiator: expect.any(String) as string, peer: expect.stringMatching(/^127\.0\.0\.1:\d+$/) as string });
@@ -155,8 +155,8 @@ describe.skipIf(e2ePeer() !== undefined || !haveCommand('iscsi-perf') || !haveCo
   it('an invalid file changes nothing: SIGHUP logs why, the CLI prints why and exits 1', async () => {
     writeFileSync(file, `${config(port, pidfile, 'after')}bogus-keyword 1\n`);
     process.kill(t.pid, 'SIGHUP');
-    await until('the refusal in the log', () => t.logs.json().some((l) => typeof l['msg'] === 'string' && (l['msg'] as string).startsWith('reload refused')));
-    const refused = t.logs.json().find((l) => typeof l['msg'] === 'string' && (l['msg'] as string).startsWith('reload refused'))!;
+    await until('the refusal in the log', () => t.logs.json().some((l) => typeof l['msg'] === 'string' && (l['msg']).startsWith('reload refused')));
+    const refused = t.logs.json().find((l) => typeof l['msg'] === 'string' && (l['msg']).startsWith('reload refused'))!;
     expect(refused['level']).toBe(50);
     expect(refused['msg']).toMatch(new RegExp(`^reload refused: ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:13:1: .*; the running configuration is unchanged$`));
     const r = await ctl('reload');
