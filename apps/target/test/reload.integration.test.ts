@@ -3,7 +3,7 @@
 // unchanged targets survive; removed targets' sessions get the logout
 // request (RFC 7143 §11.9.1); resizes raise CAPACITY DATA HAS CHANGED; an
 // invalid reload changes nothing.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -189,6 +189,45 @@ describe('TargetDaemon.reload', () => {
     const r = await daemon.reload(conf({ t0Luns: 'lun 0 { backend ramdisk; size 4M; blocksize 4096 }' }));
     expect(r.actions[0]).toBe(`lun "${T0},lun,0": blockSize changed, which cannot be applied live: removed and added again (CTL LUN 1)`);
     expect(daemon.lunList().map((l) => [l.name, l.ctlLun, l.blockSize])).toEqual([[`${T0},lun,0`, 1, 4096]]);
+  });
+
+  it('a new backing path is remove + add: the initiator sees the other file\'s data', async () => {
+    const f1 = join(dir, 'one.img');
+    const f2 = join(dir, 'two.img');
+    writeFileSync(f1, Buffer.alloc(1024 * 1024, 0x11));
+    writeFileSync(f2, Buffer.alloc(1024 * 1024, 0x22));
+    const { daemon, port } = await start(conf({ t0Luns: `lun 0 { path ${f1} }` }));
+    const s = await login(port, T0);
+    const read = Buffer.alloc(10);
+    read[0] = 0x28;
+    read.writeUInt16BE(1, 7);
+    expect((await rawScsiCommand(s, read, { readLength: 512 })).data[0]).toBe(0x11);
+    const r = await daemon.reload(conf({ t0Luns: `lun 0 { path ${f2} }` }));
+    expect(r.actions).toEqual([
+      `lun "${T0},lun,0": path changed, which cannot be applied live: removed and added again (CTL LUN 1)`,
+      `target ${T0} (tag 1): LUN map updated`,
+    ]);
+    // The new LUN starts with POWER ON, REPORTED LUNS DATA HAS CHANGED was superseded by it.
+    const ua = await rawScsiCommand(s, TUR);
+    expect([ua.status, ua.senseKey, ua.asc, ua.ascq]).toEqual([2, 6, 0x29, 0x00]);
+    expect((await rawScsiCommand(s, read, { readLength: 512 })).data[0]).toBe(0x22);
+    expect(daemon.sessionList()).toHaveLength(1);
+  });
+
+  it('login-time target settings apply to new logins; the running session continues', async () => {
+    const { daemon, port } = await start(conf());
+    const s = await login(port, T0);
+    const denied = parseConfig(
+      `portal-group pg0 { discovery-auth-group no-authentication; listen 127.0.0.1 }\ntarget ${T0} { auth-type deny; portal-group pg0; lun 0 { backend ramdisk; size 4M } }`,
+      join(dir, 'ctl.conf'),
+    );
+    const r = await daemon.reload(ephemeral(denied));
+    expect(r.actions).toEqual([`target ${T0}: auth changed (applies to new logins; running sessions continue)`]);
+    expect((await rawScsiCommand(s, TUR)).status).toBe(0);
+    const refused = await rawLogin('127.0.0.1', port, { targetName: T0 });
+    sessions.push(refused);
+    expect(refused.fullFeature).toBe(false);
+    expect(refused.status).toBe(0x0201); // Authentication failure (RFC 7143 §11.13.5)
   });
 
   it('opens new portals and closes removed ones; sessions on the kept portal survive', async () => {
