@@ -26,8 +26,14 @@
  *   terminated), removes the LUNs (backends flush and close), removes the
  *   pidfile. Idempotent.
  *
- * What it does not do: no reload (SIGHUP, a later issue), no CHAP, no
- * admin socket or metrics, no signal handling or process exit (`main.ts`).
+ * - `reload(config)`: applies a new configuration live, only what differs
+ *   (see the method); the administration methods (`lunList`, `createLun`,
+ *   `destroyLun`, `resizeLun`, `sessionList`, `killSession`, `portList`,
+ *   `lunStats`) serve the admin socket (`admin/`). Every backend is wrapped
+ *   by `lun-stats.ts` for per-LUN I/O counters.
+ *
+ * What it does not do: no CHAP, no metrics, no socket for the admin CLI
+ * (`admin/admin-server.ts`), no signal handling or process exit (`main.ts`).
  */
 import { Ctl } from '@iscsi-target/ctl-core';
 import { IscsiFrontend, TargetState, type HandoffParams, type IscsiSession, type SessionInfo } from '@iscsi-target/ctl-frontend-iscsi';
@@ -577,6 +583,9 @@ export class TargetDaemon {
     if (isEmptyDiff(diff)) {
       // Same content (positions may differ): keep the new one for its positions.
       this.#config = next;
+      this.#pgByTag.clear();
+      for (const pg of next.portalGroups.values()) this.#pgByTag.set(pg.tag, pg);
+      for (const e of this.#listeners) e.pg = next.portalGroups.get(e.pg.name) ?? e.pg;
       this.#catalog = new DiscoveryCatalog(this.#withBoundPorts());
       return { source: next.source, changed: false, actions: [], errors: [], deferred: [] };
     }

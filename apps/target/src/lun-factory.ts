@@ -10,8 +10,8 @@
  * configuration cannot silently become a new, empty disk; reports failures
  * as `LunOpenError` with the LUN's position in the configuration.
  *
- * What it does not do: no registration with CTL (`daemon.ts`), no resize
- * or reload (later issues).
+ * What it does not do: no registration with CTL, resize or reload
+ * (`daemon.ts`).
  */
 import { stat } from 'node:fs/promises';
 import type { BackendLun } from '@iscsi-target/ctl-core';
