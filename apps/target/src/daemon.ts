@@ -55,7 +55,7 @@ import { DiscoveryCatalog, sendTargets } from './send-targets.js';
 import { guardConnection } from './session-guard.js';
 import { TsihTable } from './tsih-table.js';
 import { meterBackend, type LunIoStats, type MeteredLun } from './lun-stats.js';
-import { differingKeys, diffConfig, isEmptyDiff, targetShape, usedLuns, type ConfigDiff } from './reload/config-diff.js';
+import { describeGlobalChange, differingKeys, diffConfig, isEmptyDiff, targetShape, usedLuns, type ConfigDiff } from './reload/config-diff.js';
 import { ReloadError, type ReloadReport } from './reload/report.js';
 import type { ListenAddress } from './config/listen-address.js';
 import type { TargetConfig } from './config/model.js';
@@ -655,7 +655,7 @@ export class TargetDaemon {
         deferred.push(`${g.key} ${JSON.stringify(g.old)} → ${JSON.stringify(g.new)}: takes effect at the next start`);
         log.warn({ reload: true, key: g.key }, `reload: "${g.key}" changed; it takes effect at the next start`);
       } else {
-        act({ key: g.key, old: g.old, new: g.new }, `${g.key}: ${JSON.stringify(g.old)} → ${JSON.stringify(g.new)}`);
+        act({ key: g.key }, describeGlobalChange(g.key, g.old, g.new));
       }
     }
 

@@ -4,7 +4,7 @@
 // still detected.
 import { describe, expect, it } from 'vitest';
 import { parseConfig, type DaemonConfig } from '../src/config.js';
-import { diffConfig, isEmptyDiff, sameConfig, withoutPos } from '../src/reload/config-diff.js';
+import { describeGlobalChange, diffConfig, isEmptyDiff, sameConfig, withoutPos } from '../src/reload/config-diff.js';
 
 const base = `
 portal-group pg0 { discovery-auth-group no-authentication; listen 127.0.0.1:3260 }
@@ -73,6 +73,30 @@ target iqn.2026-11.org.example:b { auth-group no-authentication; portal-group pg
     const d = diffConfig(a, parse(base.replace('org.example:a {', 'ORG.EXAMPLE:A {')));
     expect(d.targets.added).toEqual([]);
     expect(d.targets.removed).toEqual([]);
+  });
+});
+
+describe('describeGlobalChange', () => {
+  it('shows scalars, names for Maps, never other values (secrets)', () => {
+    expect(describeGlobalChange('timeout', 60, 5)).toBe('timeout: 60 → 5');
+    expect(describeGlobalChange('pidfile', null, '/run/t.pid')).toBe('pidfile: null → "/run/t.pid"');
+    const before = new Map([
+      ['ag1', { secret: 'aaaaaaaaaaaa' }],
+      ['ag2', { secret: 'bbbbbbbbbbbb' }],
+    ]);
+    const after = new Map([
+      ['ag2', { secret: 'cccccccccccc' }],
+      ['ag3', { secret: 'dddddddddddd' }],
+    ]);
+    const line = describeGlobalChange('authGroups', before, after);
+    expect(line).toBe('authGroups: added ag3; removed ag1; changed ag2');
+    expect(describeGlobalChange('isns', { server: 'x', secret: 's' }, { server: 'y' })).toBe('isns: changed');
+  });
+
+  it('a new global Map in the model is diffed without edits', () => {
+    const a = parse(base);
+    const withGroups = { ...a, authGroups: new Map([['ag1', { type: 'chap' }]]) } as unknown as DaemonConfig;
+    expect(diffConfig(a, withGroups).globals.map((g) => g.key)).toEqual(['authGroups']);
   });
 });
 

@@ -135,6 +135,26 @@ export function diffConfig(a: DaemonConfig, b: DaemonConfig): ConfigDiff {
   return { globals, portalGroups, targets, luns: { added: l.added, removed: l.removed, changed } };
 }
 
+/**
+ * One line about a changed global key, without its values unless they are
+ * plain scalars (a global added later may hold secrets, e.g. CHAP auth
+ * groups): a Map is described by the names added, removed and changed.
+ */
+export function describeGlobalChange(key: string, a: unknown, b: unknown): string {
+  const scalar = (v: unknown): boolean => v === null || v === undefined || ['string', 'number', 'boolean'].includes(typeof v);
+  if (scalar(a) && scalar(b)) return `${key}: ${JSON.stringify(a) ?? 'unset'} → ${JSON.stringify(b) ?? 'unset'}`;
+  if (a instanceof Map && b instanceof Map) {
+    const d = diffByName(a as Map<string, unknown>, b as Map<string, unknown>, sameConfig);
+    const names = (xs: unknown[], from: Map<unknown, unknown>): string => [...from].filter(([, v]) => xs.includes(v)).map(([k]) => String(k)).join(', ');
+    const parts: string[] = [];
+    if (d.added.length > 0) parts.push(`added ${names(d.added, b)}`);
+    if (d.removed.length > 0) parts.push(`removed ${names(d.removed, a)}`);
+    if (d.changed.length > 0) parts.push(`changed ${names(d.changed.map((c) => c.new), b)}`);
+    return `${key}: ${parts.join('; ')}`;
+  }
+  return `${key}: changed`;
+}
+
 /** True when nothing differs. */
 export function isEmptyDiff(d: ConfigDiff): boolean {
   return (
