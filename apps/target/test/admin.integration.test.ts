@@ -234,6 +234,12 @@ describe('iscsi-target-ctl', () => {
     expect(lines[1]!.luns[0]!['writeOps']).toBe(0);
     const t = await ctl(['stat', '-n', '1', '-w', '0.01']);
     expect(t.out.split('\n')[0]).toMatch(/^CTL\s+NAME\s+R\/S\s+W\/S\s+MB\/S-R\s+MB\/S-W\s+MS-R\s+MS-W\s+QD$/);
+    // On a terminal the view refreshes in place.
+    let out = '';
+    expect(await runCtl(['-s', socket, 'stat', '-n', '2', '-w', '0.01'], { out: (x) => (out += x), err: () => {}, sleep: () => new Promise((r) => setTimeout(r, 5)), tty: true }, dir)).toBe(0);
+    expect(out.split('\x1b[H\x1b[2J')).toHaveLength(3);
+    expect(out.startsWith('\x1b[H\x1b[2J')).toBe(true);
+    expect(out.slice(7)).toMatch(/^\d{4}-\d\d-\d\dT[\d:.]+Z {2}interval [\d.]+ s\nCTL\s+NAME/);
   });
 
   it('reload: prints what changed; a refused reload exits 1 with the reason', async () => {

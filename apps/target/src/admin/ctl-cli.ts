@@ -55,12 +55,15 @@ export interface CtlIo {
   err(s: string): void;
   /** Waits (injectable for tests). */
   sleep(ms: number): Promise<void>;
+  /** Output is a terminal: `stat` redraws its table in place (like top) instead of appending. */
+  readonly tty?: boolean;
 }
 
 const defaultIo: CtlIo = {
   out: (s) => process.stdout.write(s),
   err: (s) => process.stderr.write(s),
   sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+  tty: process.stdout.isTTY === true,
 };
 
 class UsageError extends Error {}
@@ -163,6 +166,8 @@ async function runStat(client: AdminClient, count: number | null, waitS: number,
     if (json) {
       io.out(`${JSON.stringify({ time: cur.time, interval: secs, luns: rows })}\n`);
     } else {
+      // ANSI: cursor home + clear screen, then the interval's table with a title line.
+      if (io.tty === true) io.out(`\x1b[H\x1b[2J${new Date(cur.time).toISOString()}  interval ${secs.toFixed(2)} s\n`);
       io.out(
         table(
           ['CTL', 'NAME', 'R/S', 'W/S', 'MB/S-R', 'MB/S-W', 'MS-R', 'MS-W', 'QD'],
