@@ -224,6 +224,9 @@ export async function runCli(argv: readonly string[] = process.argv.slice(2)): P
   // Sessions are isolated (session-guard.ts); anything still escaping is logged, not fatal.
   process.on('uncaughtException', (err) => logger.error({ err }, 'uncaught exception (the daemon keeps running)'));
   process.on('unhandledRejection', (err) => logger.error({ err }, 'unhandled rejection (the daemon keeps running)'));
+  // SIGHUP's default action ends the process: handle it from here on (a reload needs a running daemon).
+  let onHangup = (): void => logger.warn({ signal: 'SIGHUP' }, 'SIGHUP while starting: ignored (nothing to reload yet)');
+  process.on('SIGHUP', () => onHangup());
 
   if (config.source === '<embedded default>') await mkdir(o.dataDir, { recursive: true });
   const daemon = new TargetDaemon(config, { logger, noCopy: o.noCopy });
@@ -289,9 +292,10 @@ export async function runCli(argv: readonly string[] = process.argv.slice(2)): P
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
-    process.on('SIGHUP', () => {
-      if (!stopping) reload('SIGHUP').catch(() => {});
-    });
+    onHangup = () => {
+      if (stopping) logger.warn({ signal: 'SIGHUP' }, 'SIGHUP while stopping: ignored');
+      else reload('SIGHUP').catch(() => {});
+    };
   });
 }
 
