@@ -16,7 +16,12 @@ describe.skipIf(e2ePeer() !== undefined || !haveCommand('script'))('log format',
     // The daemon is started and stopped (SIGTERM) by the inner shell, so nothing outlives the test.
     const inner = `${process.execPath} ${daemonBin} -l 127.0.0.1:${port} -d ${dir} & p=$!; sleep 2; kill -TERM $p; wait $p; echo "exit=$?"`;
     const r = await run('script', ['-qec', `sh -c '${inner}'`, '/dev/null'], { timeoutMs: 30_000 });
-    const out = r.stdout.replace(/\x1b\[[0-9;]*m/g, '').replace(/\r/g, '');
+    // Strip ANSI colour sequences (ESC [ ... m).
+    const out = r.stdout
+      .split('\x1b[')
+      .map((part, i) => (i === 0 ? part : part.replace(/^[0-9;]*m/, '')))
+      .join('')
+      .replace(/\r/g, '');
     expect(r.code, out).toBe(0);
     expect(out).toMatch(new RegExp(`^\\[\\d\\d:\\d\\d:\\d\\d\\.\\d{3}\\] INFO: listening on 127\\.0\\.0\\.1:${port} \\(portal group default, tag 1\\)$`, 'm'));
     expect(out).toMatch(/^\[\d\d:\d\d:\d\d\.\d{3}\] INFO: SIGTERM: shutting down$/m);
