@@ -14,10 +14,11 @@
  * initiator asks for APTPL: `<backing file>.pr.json`, next to a regular
  * backing file; a RAM disk or a device node gets no store (PTPL_C = 0).
  *
- * What it does not do: no registration with CTL (`daemon.ts`), no resize
- * or reload (later issues).
+ * What it does not do: no registration with CTL, resize or reload
+ * (`daemon.ts`).
  */
 import { stat } from 'node:fs/promises';
+import { statSync } from 'node:fs';
 import type { BackendLun, PrStore } from '@iscsi-target/ctl-core';
 import {
   FilePrStore,
@@ -113,8 +114,9 @@ export const PR_FILE_SUFFIX = '.pr.json';
  * a regular backing file, or undefined (RAM disk, block device: nowhere
  * sensible to write, so APTPL is refused with PTPL_C = 0).
  */
-export async function prStoreFor(lun: LunConfig): Promise<PrStore | undefined> {
+export function prStoreFor(lun: LunConfig): PrStore | undefined {
   if (lun.backend !== 'block' || lun.path === null) return undefined;
-  const st = await stat(lun.path);
+  // Synchronous: called while a LUN is registered with CTL (start, reload, admin), once per LUN.
+  const st = statSync(lun.path);
   return st.isFile() ? new FilePrStore(`${lun.path}${PR_FILE_SUFFIX}`) : undefined;
 }

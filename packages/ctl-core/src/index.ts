@@ -20,6 +20,7 @@ export {
   LBA_STATUS_MAX_BLOCKS,
   type LbaStatusDescriptor,
 } from './get-lba-status.js';
+export type { LunInventoryOptions } from './ctl.js';
 export * from './scsi-proto.js';
 export * from './sense.js';
 export { CtlCopyCounters, ctlCopyCounters } from './counters.js';
