@@ -25,6 +25,8 @@ import type { Level } from 'pino';
 import { ConfigError, embeddedConfig, loadConfigFile, type DaemonConfig } from './config.js';
 import { TargetDaemon } from './daemon.js';
 import { createLogger, LOG_LEVELS } from './logger.js';
+import { parseMetricsAddress, type MetricsServer } from './metrics/metrics-server.js';
+import { planMetrics, startMetricsServer } from './metrics/start-metrics.js';
 
 /** Default libuv threadpool size for the file backends (libuv's own default is 4). */
 export const DEFAULT_UV_THREADPOOL_SIZE = '16';
@@ -42,7 +44,9 @@ Options:
   -l, --listen ADDR:PORT  listen address of the embedded default (repeatable;
                           IPv6 as [ADDR]:PORT; default 127.0.0.1:3260; ignored with -f)
       --copy              copy payload between buffers (for comparison)
-      --no-copy           zero-copy data path (the default)
+      --no-copy           zero-copy data path (the default; "nocopy on|off" in the file)
+      --metrics ADDR:PORT Prometheus endpoint at http://ADDR:PORT/metrics (off by
+                          default; "metrics-listen ADDR:PORT" in the file)
       --check             validate the configuration and exit (0 = valid)
       --log-level LEVEL   fatal, error, warn, info, debug or trace
                           (default: info, or from "debug N" in the file)
@@ -55,6 +59,10 @@ export interface CliOptions {
   readonly dataDir: string;
   readonly listen: readonly string[];
   readonly noCopy: boolean;
+  /** --copy or --no-copy was given (then it wins over `nocopy` in the file). */
+  readonly noCopyExplicit?: boolean;
+  /** --metrics ADDR:PORT, or null. */
+  readonly metrics?: string | null;
   readonly check: boolean;
   readonly logLevel: Level | null;
   /** Options that were given but do not apply (printed to stderr). */
@@ -81,6 +89,7 @@ export function parseCli(argv: readonly string[], cwd = process.cwd()): CliComma
         listen: { type: 'string', short: 'l', multiple: true },
         copy: { type: 'boolean' },
         'no-copy': { type: 'boolean' },
+        metrics: { type: 'string' },
         check: { type: 'boolean' },
         'log-level': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
@@ -107,9 +116,16 @@ export function parseCli(argv: readonly string[], cwd = process.cwd()): CliComma
   if (level !== undefined && !LOG_LEVELS.includes(level as Level)) {
     return { kind: 'usage-error', message: `invalid --log-level "${level}" (expected ${LOG_LEVELS.join(', ')})` };
   }
+  const metrics = values.metrics ?? null;
+  if (metrics !== null) {
+    const a = parseMetricsAddress(metrics);
+    if (typeof a === 'string') return { kind: 'usage-error', message: `--metrics: ${a}` };
+  }
   return {
     kind: 'run',
     options: {
+      noCopyExplicit: values.copy === true || values['no-copy'] === true,
+      metrics,
       config: values.config === undefined ? null : resolve(cwd, values.config),
       dataDir: resolve(cwd, values['data-dir'] ?? 'data'),
       listen: values.config === undefined ? listen : [],
@@ -210,9 +226,17 @@ export async function runCli(argv: readonly string[] = process.argv.slice(2)): P
   process.on('unhandledRejection', (err) => logger.error({ err }, 'unhandled rejection (the daemon keeps running)'));
 
   if (config.source === '<embedded default>') await mkdir(o.dataDir, { recursive: true });
-  const daemon = new TargetDaemon(config, { logger, noCopy: o.noCopy });
+  // The command line wins over `nocopy on|off` in the file; the default is no-copy.
+  const noCopy = o.noCopyExplicit === true ? o.noCopy : (config.nocopy ?? o.noCopy);
+  const metricsPlan = planMetrics(o.metrics ?? null, config.metricsListen);
+  const daemon = new TargetDaemon(config, {
+    logger,
+    noCopy,
+    ...(metricsPlan !== null ? { commandObserver: metricsPlan.metrics } : {}),
+  });
+  metricsPlan?.attach(daemon);
   logger.info(
-    { version: version(), config: config.source, noCopy: o.noCopy, uvThreadpoolSize: process.env.UV_THREADPOOL_SIZE, node: process.version },
+    { version: version(), config: config.source, noCopy, uvThreadpoolSize: process.env.UV_THREADPOOL_SIZE, node: process.version },
     `iscsi-target ${version()} starting (${config.source})`,
   );
   try {
@@ -220,6 +244,16 @@ export async function runCli(argv: readonly string[] = process.argv.slice(2)): P
   } catch (e) {
     logger.error({ err: e }, `cannot start: ${(e as Error).message}`);
     return 1;
+  }
+  let metricsServer: MetricsServer | null = null;
+  if (metricsPlan !== null) {
+    try {
+      metricsServer = await startMetricsServer(metricsPlan, logger);
+    } catch (e) {
+      logger.error({ err: e }, `cannot start the metrics endpoint: ${(e as Error).message}`);
+      await daemon.stop();
+      return 1;
+    }
   }
   logger.info({ targets: config.targets.length, portals: daemon.portals().length }, 'ready');
 
@@ -233,7 +267,7 @@ export async function runCli(argv: readonly string[] = process.argv.slice(2)): P
       }
       stopping = true;
       logger.info({ signal }, `${signal}: shutting down`);
-      daemon.stop().then(
+      Promise.all([daemon.stop(), metricsServer?.close()]).then(
         () => resolveExit(0),
         (e: unknown) => {
           logger.error({ err: e }, 'error while stopping');
