@@ -124,8 +124,9 @@ export function parseCli(argv: readonly string[], cwd = process.cwd()): CliComma
   return {
     kind: 'run',
     options: {
-      noCopyExplicit: values.copy === true || values['no-copy'] === true,
-      metrics,
+      // Only present when given, so the options of a plain run stay as before.
+      ...(values.copy === true || values['no-copy'] === true ? { noCopyExplicit: true } : {}),
+      ...(metrics !== null ? { metrics } : {}),
       config: values.config === undefined ? null : resolve(cwd, values.config),
       dataDir: resolve(cwd, values['data-dir'] ?? 'data'),
       listen: values.config === undefined ? listen : [],

@@ -97,13 +97,13 @@ export class TargetMetrics implements CommandObserver {
     const family = (scope: 'lun' | 'session', labelNames: string[]) => ({
       readBytes: new Counter({
         name: `iscsi_target_${scope}_read_bytes_total`,
-        help: `Payload bytes sent to initiators in Data-In PDUs, per ${scope}.`,
+        help: `Payload bytes of READ commands sent to initiators in Data-In PDUs, per ${scope}.`,
         labelNames,
         registers,
       }),
       writeBytes: new Counter({
         name: `iscsi_target_${scope}_write_bytes_total`,
-        help: `Payload bytes received from initiators for commands that ended GOOD, per ${scope}.`,
+        help: `Payload bytes of WRITE commands that ended GOOD, received from initiators, per ${scope}.`,
         labelNames,
         registers,
       }),
@@ -205,8 +205,9 @@ export class TargetMetrics implements CommandObserver {
       this.#sessionChildren.set(r.sessionId, s);
     }
     for (const c of [lun, s.children]) {
-      if (r.dataInBytes > 0) c.readBytes.inc(r.dataInBytes);
-      if (r.dataOutBytes > 0 && r.outcome === CommandOutcome.Good) c.writeBytes.inc(r.dataOutBytes);
+      // Payload only: data of READ / WRITE commands (INQUIRY, MODE SENSE... are not payload).
+      if (op === 'read' && r.dataInBytes > 0) c.readBytes.inc(r.dataInBytes);
+      if (op === 'write' && r.dataOutBytes > 0 && r.outcome === CommandOutcome.Good) c.writeBytes.inc(r.dataOutBytes);
       if (r.outcome !== CommandOutcome.Good) c.errors.inc();
       c.ops[op].inc();
       c.latency[op].observe(seconds);
