@@ -13,3 +13,4 @@ export { CtlCopyCounters, ctlCopyCounters } from './counters.js';
 export { CtlError, CtlErrorCode } from './errors.js';
 export { CTL_DEFAULTS } from './options.js';
 export { encodeLun, decodeLun, MAX_FLAT_LUN } from './report-luns.js';
+export { ctlDataRef } from './ctl.js';
