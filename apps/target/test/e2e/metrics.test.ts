@@ -4,7 +4,11 @@
 // per-operation figures match the I/O exactly, and the copy counters show
 // the data path — in no-copy mode ZERO payload bytes copied in userspace in
 // either direction, in copy mode every written byte copied in and every
-// byte sent copied out (DESIGN.md §3.3).
+// byte sent copied out (DESIGN.md §3.3); and the same switches from a
+// configuration file (`metrics-listen`, `nocopy off`).
+import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_IQN, freePort, haveCommand, run, startTarget, type TargetHandle } from '../../../../tools/test-utils/src/index.js';
 
@@ -91,5 +95,33 @@ describe.skipIf(!canRun)('metrics endpoint', () => {
     // CTL moves no payload itself.
     for (const d of ['in', 'out']) expect(s.get(`iscsi_target_copy_bytes_total{layer="ctl",direction="${d}",kind="copied"}`)).toBe(0);
     expect(target.logs.stdout()).toMatch(new RegExp(`metrics on http://127\\.0\\.0\\.1:${mport}/metrics`));
+  });
+
+  it('takes metrics-listen and nocopy off from the configuration file', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'iscsi-e2e-metrics-'));
+    try {
+      const port = await freePort();
+      const mport = await freePort();
+      const conf = path.join(dir, 'ctl.conf');
+      const lun = path.join(dir, 'lun0.img');
+      writeFileSync(lun, '');
+      truncateSync(lun, 64 * 1024 * 1024);
+      writeFileSync(
+        conf,
+        `metrics-listen 127.0.0.1:${mport}\nnocopy off\n` +
+          `portal-group pg0 { discovery-auth-group no-authentication; listen 127.0.0.1:${port} }\n` +
+          `target ${DEFAULT_IQN} { auth-group no-authentication; portal-group pg0; lun 0 { path ${lun} } }\n`,
+      );
+      target = await startTarget({ port, args: ['-f', conf] });
+      await bench(target.url(0), true);
+      const s = samples(await (await fetch(`http://127.0.0.1:${mport}/metrics`)).text());
+      // Copy mode from the file: every written byte was copied in userspace.
+      expect(s.get('iscsi_target_copy_bytes_total{layer="icl",direction="in",kind="copied"}')).toBe(BYTES);
+      expect(s.get(`iscsi_target_lun_write_bytes_total{target="${DEFAULT_IQN}",lun="0"}`)).toBe(BYTES);
+    } finally {
+      await target?.stop();
+      target = undefined;
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
