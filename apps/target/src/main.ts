@@ -7,7 +7,9 @@
  * and exits 0 or 1; otherwise starts a `TargetDaemon`, logs with pino what
  * it serves, stops gracefully on SIGINT/SIGTERM (exit 0; a second signal
  * exits at once with 1), ignores SIGHUP (reload is a later issue) and logs,
- * rather than dies of, exceptions escaping a session. Sets
+ * rather than dies of, exceptions escaping a session. With `--metrics
+ * ADDR:PORT` (or `metrics-listen`) it serves Prometheus metrics
+ * (`metrics/start-metrics.ts`); `--copy`/`--no-copy` win over `nocopy`. Sets
  * `UV_THREADPOOL_SIZE` (if unset) before the first asynchronous file
  * operation, since libuv sizes its threadpool on first use.
  *
