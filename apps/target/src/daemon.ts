@@ -250,6 +250,7 @@ export class TargetDaemon {
       noCopy: this.#opts.noCopy,
       logoutGraceMs: this.#opts.stopGraceMs,
       onTextRequest: (session, keys) => this.#answerSessionText(session, keys),
+      ...(this.#opts.commandObserver !== undefined ? { commandObserver: this.#opts.commandObserver } : {}),
     });
     this.#frontend = frontend;
     for (const t of config.targets) {

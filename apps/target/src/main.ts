@@ -8,7 +8,9 @@
  * it serves, stops gracefully on SIGINT/SIGTERM (exit 0; a second signal
  * exits at once with 1), reloads the configuration on SIGHUP and through
  * the admin socket (`admin/`, `iscsi-target-ctl`), and logs, rather than
- * dies of, exceptions escaping a session. Sets
+ * dies of, exceptions escaping a session. With `--metrics ADDR:PORT` (or
+ * `metrics-listen`) it serves Prometheus metrics (`metrics/start-metrics.ts`);
+ * `--copy`/`--no-copy` win over `nocopy`. Sets
  * `UV_THREADPOOL_SIZE` (if unset) before the first asynchronous file
  * operation, since libuv sizes its threadpool on first use.
  *
@@ -31,6 +33,8 @@ import { startAdminServer, type AdminServer } from './admin/admin-server.js';
 import { adminHandler } from './admin/commands.js';
 import { ADMIN_SOCKET_NAME } from './admin/protocol.js';
 import type { ReloadReport } from './reload/report.js';
+import { parseMetricsAddress, type MetricsServer } from './metrics/metrics-server.js';
+import { planMetrics, startMetricsServer } from './metrics/start-metrics.js';
 
 /** Default libuv threadpool size for the file backends (libuv's own default is 4). */
 export const DEFAULT_UV_THREADPOOL_SIZE = '16';
@@ -48,7 +52,9 @@ Options:
   -l, --listen ADDR:PORT  listen address of the embedded default (repeatable;
                           IPv6 as [ADDR]:PORT; default 127.0.0.1:3260; ignored with -f)
       --copy              copy payload between buffers (for comparison)
-      --no-copy           zero-copy data path (the default)
+      --no-copy           zero-copy data path (the default; "nocopy on|off" in the file)
+      --metrics ADDR:PORT Prometheus endpoint at http://ADDR:PORT/metrics (off by
+                          default; "metrics-listen ADDR:PORT" in the file)
       --check             validate the configuration and exit (0 = valid)
       --admin-socket PATH admin socket for iscsi-target-ctl (default:
                           <data-dir>/${ADMIN_SOCKET_NAME}; mode 0600)
@@ -67,6 +73,10 @@ export interface CliOptions {
   readonly dataDir: string;
   readonly listen: readonly string[];
   readonly noCopy: boolean;
+  /** --copy or --no-copy was given (then it wins over `nocopy` in the file). */
+  readonly noCopyExplicit?: boolean;
+  /** --metrics ADDR:PORT, or null. */
+  readonly metrics?: string | null;
   readonly check: boolean;
   readonly logLevel: Level | null;
   /** `--auth-failure-delay MS`, or null for the default. */
@@ -97,6 +107,7 @@ export function parseCli(argv: readonly string[], cwd = process.cwd()): CliComma
         listen: { type: 'string', short: 'l', multiple: true },
         copy: { type: 'boolean' },
         'no-copy': { type: 'boolean' },
+        metrics: { type: 'string' },
         check: { type: 'boolean' },
         'log-level': { type: 'string' },
         'auth-failure-delay': { type: 'string' },
@@ -132,10 +143,18 @@ export function parseCli(argv: readonly string[], cwd = process.cwd()): CliComma
   }
   const dataDir = resolve(cwd, values['data-dir'] ?? 'data');
   const adminSocket = values['no-admin-socket'] === true ? null : resolve(cwd, values['admin-socket'] ?? resolve(dataDir, ADMIN_SOCKET_NAME));
+  const metrics = values.metrics ?? null;
+  if (metrics !== null) {
+    const a = parseMetricsAddress(metrics);
+    if (typeof a === 'string') return { kind: 'usage-error', message: `--metrics: ${a}` };
+  }
   return {
     kind: 'run',
     options: {
       ...(delayText === undefined ? {} : { authFailureDelayMs: Number(delayText) }),
+      // Only present when given, so the options of a plain run stay as before.
+      ...(values.copy === true || values['no-copy'] === true ? { noCopyExplicit: true } : {}),
+      ...(metrics !== null ? { metrics } : {}),
       config: values.config === undefined ? null : resolve(cwd, values.config),
       dataDir,
       listen: values.config === undefined ? listen : [],
@@ -240,9 +259,18 @@ export async function runCli(argv: readonly string[] = process.argv.slice(2)): P
   process.on('SIGHUP', () => onHangup());
 
   if (config.source === '<embedded default>') await mkdir(o.dataDir, { recursive: true });
-  const daemon = new TargetDaemon(config, { logger, noCopy: o.noCopy, ...(o.authFailureDelayMs === undefined ? {} : { authFailureDelayMs: o.authFailureDelayMs }) });
+  // The command line wins over `nocopy on|off` in the file; the default is no-copy.
+  const noCopy = o.noCopyExplicit === true ? o.noCopy : (config.nocopy ?? o.noCopy);
+  const metricsPlan = planMetrics(o.metrics ?? null, config.metricsListen);
+  const daemon = new TargetDaemon(config, {
+    logger,
+    noCopy,
+    ...(o.authFailureDelayMs === undefined ? {} : { authFailureDelayMs: o.authFailureDelayMs }),
+    ...(metricsPlan !== null ? { commandObserver: metricsPlan.metrics } : {}),
+  });
+  metricsPlan?.attach(daemon);
   logger.info(
-    { version: version(), config: config.source, noCopy: o.noCopy, uvThreadpoolSize: process.env.UV_THREADPOOL_SIZE, node: process.version },
+    { version: version(), config: config.source, noCopy, uvThreadpoolSize: process.env.UV_THREADPOOL_SIZE, node: process.version },
     `iscsi-target ${version()} starting (${config.source})`,
   );
   try {
@@ -280,6 +308,17 @@ export async function runCli(argv: readonly string[] = process.argv.slice(2)): P
       return 1;
     }
   }
+  let metricsServer: MetricsServer | null = null;
+  if (metricsPlan !== null) {
+    try {
+      metricsServer = await startMetricsServer(metricsPlan, logger);
+    } catch (e) {
+      logger.error({ err: e }, `cannot start the metrics endpoint: ${(e as Error).message}`);
+      await admin?.close().catch(() => {});
+      await daemon.stop();
+      return 1;
+    }
+  }
   logger.info({ targets: config.targets.length, portals: daemon.portals().length }, 'ready');
 
   return new Promise<number>((resolveExit) => {
@@ -293,7 +332,7 @@ export async function runCli(argv: readonly string[] = process.argv.slice(2)): P
       stopping = true;
       logger.info({ signal }, `${signal}: shutting down`);
       const closeAdmin = admin === null ? Promise.resolve() : admin.close().catch((e: unknown) => logger.warn({ err: e }, 'closing the admin socket failed'));
-      closeAdmin.then(() => daemon.stop()).then(
+      closeAdmin.then(() => Promise.all([daemon.stop(), metricsServer?.close()])).then(
         () => resolveExit(0),
         (e: unknown) => {
           logger.error({ err: e }, 'error while stopping');

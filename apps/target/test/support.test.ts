@@ -114,7 +114,7 @@ describe('command line', () => {
     });
     expect(parseCli(['-d', 'disks', '-l', '0.0.0.0:3260', '--listen', '[::1]:3261', '--copy', '--log-level', 'debug'], '/srv')).toEqual({
       kind: 'run',
-      options: { config: null, dataDir: '/srv/disks', listen: ['0.0.0.0:3260', '[::1]:3261'], noCopy: false, check: false, logLevel: 'debug', adminSocket: '/srv/disks/iscsi-target.sock', warnings: [] },
+      options: { config: null, dataDir: '/srv/disks', listen: ['0.0.0.0:3260', '[::1]:3261'], noCopy: false, noCopyExplicit: true, check: false, logLevel: 'debug', adminSocket: '/srv/disks/iscsi-target.sock', warnings: [] },
     });
     expect(parseCli(['-f', 'ctl.conf', '--check', '--no-copy'], '/etc')).toMatchObject({ kind: 'run', options: { config: '/etc/ctl.conf', check: true, noCopy: true } });
     // -l only applies to the embedded default: ignored with a warning next to -f; -d still places the admin socket.
@@ -180,5 +180,20 @@ describe('command line', () => {
     expect(await runCli(['--version'])).toBe(0);
     expect(out[out.length - 1]).toMatch(/^iscsi-target \d+\.\d+\.\d+\n$/);
     expect(process.env.UV_THREADPOOL_SIZE).toBeDefined();
+  });
+});
+
+describe('command line: --metrics', () => {
+  it('takes ADDR:PORT and refuses an address without a port', () => {
+    expect(parseCli(['--metrics', '127.0.0.1:9100'], '/srv')).toMatchObject({ kind: 'run', options: { metrics: '127.0.0.1:9100' } });
+    expect(parseCli(['--metrics', '[::1]:0'], '/srv')).toMatchObject({ kind: 'run', options: { metrics: '[::1]:0' } });
+    expect(parseCli(['--metrics', '127.0.0.1'], '/srv')).toEqual({
+      kind: 'usage-error',
+      message: '--metrics: invalid metrics address "127.0.0.1" (expected ADDR:PORT or [IPv6]:PORT)',
+    });
+    expect(parseCli(['--metrics', '127.0.0.1:70000'], '/srv')).toEqual({
+      kind: 'usage-error',
+      message: '--metrics: invalid port "70000" in "127.0.0.1:70000" (expected 0-65535)',
+    });
   });
 });

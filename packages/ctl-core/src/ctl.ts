@@ -87,6 +87,15 @@ export interface LunInventoryOptions {
    */
   readonly inventoryUa?: boolean;
 }
+/**
+ * `kernDataRef` of CTL-generated data (INQUIRY, MODE SENSE...): such a
+ * Buffer is owned by its I/O and never modified after `sendData`, and the
+ * garbage collector keeps it alive while a PDU borrows it, so there is
+ * nothing to count. Lets a no-copy frontend send it without a userspace copy
+ * (DESIGN.md §3.3: CTL's own data is not payload and must not show up as
+ * copied bytes).
+ */
+export function ctlDataRef(_arg: unknown, _diff: number): void {}
 
 /** A LUN as `Ctl.luns()` lists it. */
 export interface CtlLunEntry {
@@ -582,7 +591,10 @@ export class Ctl implements CtlFrontendServices, CtlBackendServices {
     io.kernDataLen = len;
     io.kernTotalLen = len;
     io.kernRelOffset = 0;
-    io.kernDataRef = null;
+    // The data is the I/O's own (`CommandHost.sendData`: never modified after
+    // this call), so a no-copy frontend may borrow it; the Buffer stays alive
+    // as long as a PDU references it, hence a reference function with nothing to count.
+    io.kernDataRef = ctlDataRef;
     io.kernDataArg = undefined;
     io.beMoveDone = () => this.#finish(state);
     this.datamove(io);

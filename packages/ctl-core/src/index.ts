@@ -30,3 +30,4 @@ export { encodeLun, decodeLun, MAX_FLAT_LUN } from './report-luns.js';
 export { TPC_DEFAULTS, type TpcOptions } from './tpc.js';
 export { TpcOpcode, TpcAsc, DEFAULT_TPC_LIMITS, type TpcLimits } from './tpc-proto.js';
 export { MAX_COMPARE_AND_WRITE_BLOCKS } from './sbc-integrity.js';
+export { ctlDataRef } from './ctl.js';
