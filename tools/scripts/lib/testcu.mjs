@@ -260,5 +260,5 @@ export async function runTestCu(opts) {
     suites: results,
   };
   writeFileSync(path.join(opts.outDir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
-  return summary;
+  return { ...summary, scores };
 }
