@@ -267,7 +267,8 @@ async function main() {
     prefill(lunFile, LUN_MIB);
     for (const mode of ['no-copy', 'copy']) {
       const metricsPort = await freePort('127.0.0.1');
-      const d = await startDaemon({ dataDir, args: [`--${mode}`, '--metrics', `127.0.0.1:${metricsPort}`], logLevel: 'warn' });
+      // Both daemons serve the same backing file from one data directory: no admin socket (it would collide).
+      const d = await startDaemon({ dataDir, args: [`--${mode}`, '--metrics', `127.0.0.1:${metricsPort}`, '--no-admin-socket'], logLevel: 'warn' });
       targets.push({ name: `iscsi-target ${mode}`, url: d.url(0), cpuSeconds: () => d.cpuSeconds(), metricsPort, stop: () => d.stop() });
     }
     if (o.tgtd) {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Harness } from './helpers/harness.js';
 import { expectCheck, expectGood } from './helpers/expect.js';
 
-/** Commands deliberately not offered (docs/decisions.md §10). */
+/** Commands deliberately not offered (docs/decisions.md, "Not offered on a non-removable disk"). */
 const NOT_OFFERED: readonly [string, Buffer][] = [
   // SBC-3 SANITIZE (OVERWRITE service action).
   ['SANITIZE', Buffer.from([0x48, 0x01, 0, 0, 0, 0, 0, 0, 0, 0])],
