@@ -18,14 +18,14 @@
 //
 // usage: node benchmarks/read-bench.mjs [--seconds 20] [--depth 32] [--blocks 256]
 //          [--copy] [--peer tgtd] [--no-build]
-import { closeSync, fsyncSync, mkdtempSync, openSync, readSync, rmSync, statSync, writeSync } from 'node:fs';
-import { randomFillSync } from 'node:crypto';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { repoRoot, startDaemon } from '../tools/scripts/lib/daemon.mjs';
 import { haveCommand, run } from '../tools/scripts/lib/proc.mjs';
 import { startTgtd } from '../tools/scripts/lib/tgtd.mjs';
+import { parsePerf, prefill, warm } from './lib/backing-file.mjs';
 
 const MiB = 1024 * 1024;
 const BLOCK = 512;
@@ -65,39 +65,6 @@ function parse() {
   };
 }
 
-/** Writes `sizeMiB` of non-zero data (every MiB distinct), fsyncs, then reads it back to warm the page cache. */
-function prefill(file, sizeMiB) {
-  const buf = Buffer.allocUnsafe(MiB);
-  randomFillSync(buf);
-  const fd = openSync(file, 'w');
-  try {
-    for (let i = 0; i < sizeMiB; i++) {
-      buf.writeUInt32BE(i, 0); // distinct blocks: nothing below can deduplicate them
-      writeSync(fd, buf, 0, MiB, i * MiB);
-    }
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  warm(file, sizeMiB);
-}
-
-function warm(file, sizeMiB) {
-  const buf = Buffer.allocUnsafe(MiB);
-  const fd = openSync(file, 'r');
-  try {
-    for (let i = 0; i < sizeMiB; i++) readSync(fd, buf, 0, MiB, i * MiB);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/** iscsi-perf's last "iops average N (M MB/s)" (its MB is 2^20 bytes). */
-function parsePerf(out) {
-  let last;
-  for (const m of out.replace(/\r/g, '\n').matchAll(/iops average (\d+) \((\d+) MB\/s\)/g)) last = m;
-  return last ? { iops: Number(last[1]), perfMiBps: Number(last[2]) } : undefined;
-}
 
 /**
  * One measured run against `url`, sampling `cpuSeconds()` of the target around it.

@@ -32,16 +32,15 @@
 //
 // usage: node benchmarks/side-by-side.mjs [--seconds 10] [--rounds 3]
 //          [--workload seq-read-128k ...] [--no-tgtd] [--no-build]
-import { closeSync, fsyncSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
-import { randomFillSync } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { repoRoot, startDaemon } from '../tools/scripts/lib/daemon.mjs';
 import { freePort, haveCommand, run } from '../tools/scripts/lib/proc.mjs';
 import { startTgtd } from '../tools/scripts/lib/tgtd.mjs';
+import { parsePerf, prefill, warm } from './lib/backing-file.mjs';
 
-const MiB = 1024 * 1024;
 const BLOCK = 512;
 /** The embedded default's LUN 0 is 1 GiB: the whole file is prefilled. */
 const LUN_MIB = 1024;
@@ -89,39 +88,6 @@ function parse() {
   };
 }
 
-/** Writes `sizeMiB` of non-zero data (every MiB distinct), fsyncs, then reads it to warm the page cache. */
-function prefill(file, sizeMiB) {
-  const buf = Buffer.allocUnsafe(MiB);
-  randomFillSync(buf);
-  const fd = openSync(file, 'w');
-  try {
-    for (let i = 0; i < sizeMiB; i++) {
-      buf.writeUInt32BE(i, 0); // distinct blocks: nothing below can deduplicate them
-      writeSync(fd, buf, 0, MiB, i * MiB);
-    }
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  warm(file, sizeMiB);
-}
-
-function warm(file, sizeMiB) {
-  const buf = Buffer.allocUnsafe(MiB);
-  const fd = openSync(file, 'r');
-  try {
-    for (let i = 0; i < sizeMiB; i++) readSync(fd, buf, 0, MiB, i * MiB);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/** iscsi-perf's last "iops average N (M MB/s)". */
-function parsePerf(out) {
-  let last;
-  for (const m of out.replace(/\r/g, '\n').matchAll(/iops average (\d+) \((\d+) MB\/s\)/g)) last = m;
-  return last ? { iops: Number(last[1]) } : undefined;
-}
 
 /** The copy counters of one of our daemons (icl layer + ctl layer), from its /metrics. */
 async function copyCounters(metricsPort) {
