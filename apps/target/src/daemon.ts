@@ -33,7 +33,7 @@
  * What it does not do: no reload (SIGHUP, a later issue), no admin socket
  * or metrics, no signal handling or process exit (`main.ts`).
  */
-import { Ctl } from '@iscsi-target/ctl-core';
+import { Ctl, type AddLunOptions } from '@iscsi-target/ctl-core';
 import { IscsiFrontend, type HandoffParams, type IscsiSession } from '@iscsi-target/ctl-frontend-iscsi';
 import { IclRegistry, type IclConn, type IclDriver, type NicConn, type NicDriver, type NicListener } from '@iscsi-target/icl-core';
 import { tcpNicDriver } from '@iscsi-target/icl-offload-kpi';
@@ -182,7 +182,10 @@ export class TargetDaemon {
       let id: number;
       try {
         const prStore = await prStoreFor(lun);
-        id = ctl.addLun(be, lun.ctlLun ?? undefined, prStore ? { prStore } : {});
+        const lunOptions: AddLunOptions = prStore ? { prStore } : {};
+        // ctl.conf `option removable on` (FreeBSD CTL_LUN_REMOVABLE): a CTL LUN option.
+        if (lun.options.get('removable') === 'on') lunOptions.removable = true;
+        id = ctl.addLun(be, lun.ctlLun ?? undefined, lunOptions);
       } catch (e) {
         await be.shutdown();
         throw new StartError(`lun "${lun.name}": ${(e as Error).message}`);
