@@ -60,6 +60,19 @@ target ${TARGET} {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  /** Sessions the daemon has logged as terminating so far. */
+  function terminations(): number {
+    return target.logs.json().filter((l) => l['msg'] === 'session terminating').length;
+  }
+
+  async function waitFor(cond: () => boolean, timeoutMs = 5_000): Promise<void> {
+    const until = Date.now() + timeoutMs;
+    while (!cond()) {
+      if (Date.now() > until) throw new Error('timed out');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+
   async function login(name: string, isid: number): Promise<RawSession> {
     const s = await rawLogin(target.host, target.port, { initiatorName: name, isid: Buffer.from([0x80, 0, 0, 0, 0, isid]) });
     expect(s.fullFeature).toBe(true);
@@ -97,8 +110,12 @@ target ${TARGET} {
     expect((await rawScsiCommand(a, prevent(true))).status).toBe(ScsiStatus.Good);
     const refused = await rawScsiCommand(b, EJECT);
     expect([refused.status, refused.asc, refused.ascq]).toEqual([ScsiStatus.CheckCondition, 0x53, 0x02]);
+    const ended = terminations();
     await rawLogout(a);
     rawClose(a);
+    // The target ends the session (and with it the I_T nexus) right after the Logout
+    // Response is written; its log line is emitted in that same synchronous step.
+    await waitFor(() => terminations() > ended);
     expect((await rawScsiCommand(b, EJECT)).status).toBe(ScsiStatus.Good);
     expect((await rawScsiCommand(b, LOAD)).status).toBe(ScsiStatus.Good);
     await rawLogout(b);
