@@ -7,15 +7,17 @@
 //   2. ESLint over the repository (type-aware rules and the layer graph of
 //      DESIGN.md §2), counted as ONE test (`--no-lint` skips it);
 //   3. the conformance run (conformance.mjs: iscsi-test-cu ALL against a
-//      freshly started default daemon), counted as ONE test: passed when every
-//      suite finished and the target neither crashed nor hung; its score line
-//      is printed for information (`--no-conformance` skips it);
+//      freshly started default daemon, then the LUN profiles): every
+//      iscsi-test-cu test counts (pass → passed, skip → skipped, fail or
+//      crash → failed), and the run itself counts as one more test: passed
+//      when every suite finished and no target crashed or hung
+//      (`--no-conformance` skips it);
 //   4. prints `N skipped`, then, as the very last line, `N passed, N failed`,
 //      and exits non-zero if anything failed.
 // Files that vitest could not load (syntax error, failing import, failing
 // beforeAll) count as failed tests even though they hold no test results.
 // What it does NOT do: it does not build or install anything (bootstrap.mjs
-// does) and does not judge the conformance score itself.
+// does).
 //
 // usage: node tools/scripts/run-tests.mjs [--no-lint] [--no-conformance] [-- <extra vitest args>]
 import { spawn } from 'node:child_process';
@@ -123,8 +125,20 @@ async function main() {
         // Budget: a normal run takes well under a minute; even if every suite hung, CI stays
         // within ~17 minutes (no new suite after 15 min, each suite capped at 2 min).
         const r = await runConformance({ perSuiteSeconds: 120, budgetSeconds: 900, log: (l) => console.log(l) });
-        console.log(`conformance score (informational): ${r.line}`);
-        console.log(`conformance: ${r.ok ? 'PASSED (no target crash or hang; every suite finished)' : 'FAILED (see above and .test-results/conformance/)'}`);
+        console.log(`conformance score, default LUN: ${r.line}`);
+        console.log(`conformance score, with LUN profiles: ${r.combined}`);
+        // Every iscsi-test-cu test counts: pass → passed, skip → skipped, fail or crash → failed.
+        const failedTests = [];
+        for (const [test, v] of r.scores) {
+          if (v === 'pass') totals.passed += 1;
+          else if (v === 'skip') totals.skipped += 1;
+          else {
+            totals.failed += 1;
+            failedTests.push(`${v} ${test}`);
+          }
+        }
+        for (const f of failedTests) console.log(`conformance: ${f}`);
+        console.log(`conformance run: ${r.ok ? 'PASSED (no target crash or hang; every suite finished)' : 'FAILED (see above and .test-results/conformance/)'}`);
         if (r.ok) totals.passed += 1;
         else totals.failed += 1;
       } catch (e) {

@@ -8,8 +8,8 @@
  * relative are resolved against the file's directory, so a configuration
  * means the same whatever the daemon's cwd.
  *
- * What it does not do: no reload (a later issue), no opening of LUNs or
- * sockets.
+ * What it does not do: no opening of LUNs or sockets; reload only calls
+ * it again (`main.ts`, `reload/`).
  */
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';

@@ -13,11 +13,14 @@
  * `prStoreFor` picks where a LUN's persistent reservations are kept when an
  * initiator asks for APTPL: `<backing file>.pr.json`, next to a regular
  * backing file; a RAM disk or a device node gets no store (PTPL_C = 0).
+ * `ctlLunOptions` picks the CTL LUN options (`option removable`), which are
+ * not the backend's.
  *
- * What it does not do: no registration with CTL (`daemon.ts`), no resize
- * or reload (later issues).
+ * What it does not do: no registration with CTL, resize or reload
+ * (`daemon.ts`).
  */
 import { stat } from 'node:fs/promises';
+import { statSync } from 'node:fs';
 import type { BackendLun, PrStore } from '@iscsi-target/ctl-core';
 import {
   FilePrStore,
@@ -105,6 +108,14 @@ export async function openLun(lun: LunConfig, options: OpenLunOptions): Promise<
   }
 }
 
+/**
+ * The CTL-level options of `lun` (`Ctl.addLun`), as opposed to the backend's:
+ * `option removable on` (FreeBSD CTL_LUN_REMOVABLE) gives a removable medium.
+ */
+export function ctlLunOptions(lun: LunConfig): { removable?: true } {
+  return lun.options.get('removable') === 'on' ? { removable: true } : {};
+}
+
 /** Suffix of the persistent reservation file next to a LUN's backing file. */
 export const PR_FILE_SUFFIX = '.pr.json';
 
@@ -113,8 +124,9 @@ export const PR_FILE_SUFFIX = '.pr.json';
  * a regular backing file, or undefined (RAM disk, block device: nowhere
  * sensible to write, so APTPL is refused with PTPL_C = 0).
  */
-export async function prStoreFor(lun: LunConfig): Promise<PrStore | undefined> {
+export function prStoreFor(lun: LunConfig): PrStore | undefined {
   if (lun.backend !== 'block' || lun.path === null) return undefined;
-  const st = await stat(lun.path);
+  // Synchronous: called while a LUN is registered with CTL (start, reload, admin), once per LUN.
+  const st = statSync(lun.path);
   return st.isFile() ? new FilePrStore(`${lun.path}${PR_FILE_SUFFIX}`) : undefined;
 }

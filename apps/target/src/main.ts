@@ -6,8 +6,11 @@
  * `--check` validates it — syntax, references, LUN files, ICL drivers —
  * and exits 0 or 1; otherwise starts a `TargetDaemon`, logs with pino what
  * it serves, stops gracefully on SIGINT/SIGTERM (exit 0; a second signal
- * exits at once with 1), ignores SIGHUP (reload is a later issue) and logs,
- * rather than dies of, exceptions escaping a session. Sets
+ * exits at once with 1), reloads the configuration on SIGHUP and through
+ * the admin socket (`admin/`, `iscsi-target-ctl`), and logs, rather than
+ * dies of, exceptions escaping a session. With `--metrics ADDR:PORT` (or
+ * `metrics-listen`) it serves Prometheus metrics (`metrics/start-metrics.ts`);
+ * `--copy`/`--no-copy` win over `nocopy`. Sets
  * `UV_THREADPOOL_SIZE` (if unset) before the first asynchronous file
  * operation, since libuv sizes its threadpool on first use.
  *
@@ -17,6 +20,7 @@
  * privilege dropping.
  */
 import { mkdir, stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -25,6 +29,12 @@ import type { Level } from 'pino';
 import { ConfigError, embeddedConfig, loadConfigFile, type DaemonConfig } from './config.js';
 import { TargetDaemon } from './daemon.js';
 import { createLogger, LOG_LEVELS } from './logger.js';
+import { startAdminServer, type AdminServer } from './admin/admin-server.js';
+import { adminHandler } from './admin/commands.js';
+import { ADMIN_SOCKET_NAME } from './admin/protocol.js';
+import type { ReloadReport } from './reload/report.js';
+import { parseMetricsAddress, type MetricsServer } from './metrics/metrics-server.js';
+import { planMetrics, startMetricsServer } from './metrics/start-metrics.js';
 
 /** Default libuv threadpool size for the file backends (libuv's own default is 4). */
 export const DEFAULT_UV_THREADPOOL_SIZE = '16';
@@ -37,13 +47,18 @@ iqn.2026-11.org.nodejs-iscsi:target0 with LUN 0 = <data-dir>/lun0.img
 
 Options:
   -f, --config FILE       configuration in ctl.conf(5) syntax
-  -d, --data-dir DIR      directory of the embedded default's LUN file (default: ./data;
-                          ignored with -f)
+  -d, --data-dir DIR      directory of the embedded default's LUN file and of the
+                          admin socket (default: ./data)
   -l, --listen ADDR:PORT  listen address of the embedded default (repeatable;
                           IPv6 as [ADDR]:PORT; default 127.0.0.1:3260; ignored with -f)
       --copy              copy payload between buffers (for comparison)
-      --no-copy           zero-copy data path (the default)
+      --no-copy           zero-copy data path (the default; "nocopy on|off" in the file)
+      --metrics ADDR:PORT Prometheus endpoint at http://ADDR:PORT/metrics (off by
+                          default; "metrics-listen ADDR:PORT" in the file)
       --check             validate the configuration and exit (0 = valid)
+      --admin-socket PATH admin socket for iscsi-target-ctl (default:
+                          <data-dir>/${ADMIN_SOCKET_NAME}; mode 0600)
+      --no-admin-socket   do not open the admin socket
       --log-level LEVEL   fatal, error, warn, info, debug or trace
                           (default: info, or from "debug N" in the file)
       --auth-failure-delay MS
@@ -58,10 +73,16 @@ export interface CliOptions {
   readonly dataDir: string;
   readonly listen: readonly string[];
   readonly noCopy: boolean;
+  /** --copy or --no-copy was given (then it wins over `nocopy` in the file). */
+  readonly noCopyExplicit?: boolean;
+  /** --metrics ADDR:PORT, or null. */
+  readonly metrics?: string | null;
   readonly check: boolean;
   readonly logLevel: Level | null;
   /** `--auth-failure-delay MS`, or null for the default. */
   readonly authFailureDelayMs?: number;
+  /** The admin socket path, or null for none (`--no-admin-socket`). */
+  readonly adminSocket: string | null;
   /** Options that were given but do not apply (printed to stderr). */
   readonly warnings: readonly string[];
 }
@@ -86,9 +107,12 @@ export function parseCli(argv: readonly string[], cwd = process.cwd()): CliComma
         listen: { type: 'string', short: 'l', multiple: true },
         copy: { type: 'boolean' },
         'no-copy': { type: 'boolean' },
+        metrics: { type: 'string' },
         check: { type: 'boolean' },
         'log-level': { type: 'string' },
         'auth-failure-delay': { type: 'string' },
+        'admin-socket': { type: 'string' },
+        'no-admin-socket': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'V' },
       },
@@ -106,8 +130,8 @@ export function parseCli(argv: readonly string[], cwd = process.cwd()): CliComma
   if (values.config !== undefined && listen.length > 0) {
     warnings.push('--listen applies to the embedded default only and is ignored with -f (listen addresses are in the configuration file)');
   }
-  if (values.config !== undefined && values['data-dir'] !== undefined) {
-    warnings.push('--data-dir applies to the embedded default only and is ignored with -f (LUN paths are in the configuration file)');
+  if (values['admin-socket'] !== undefined && values['no-admin-socket'] === true) {
+    return { kind: 'usage-error', message: '--admin-socket and --no-admin-socket are mutually exclusive' };
   }
   const level = values['log-level'];
   if (level !== undefined && !LOG_LEVELS.includes(level as Level)) {
@@ -117,17 +141,28 @@ export function parseCli(argv: readonly string[], cwd = process.cwd()): CliComma
   if (delayText !== undefined && (!/^[0-9]{1,5}$/.test(delayText) || Number(delayText) > 60_000)) {
     return { kind: 'usage-error', message: `invalid --auth-failure-delay "${delayText}" (expected milliseconds, 0 to 60000)` };
   }
+  const dataDir = resolve(cwd, values['data-dir'] ?? 'data');
+  const adminSocket = values['no-admin-socket'] === true ? null : resolve(cwd, values['admin-socket'] ?? resolve(dataDir, ADMIN_SOCKET_NAME));
+  const metrics = values.metrics ?? null;
+  if (metrics !== null) {
+    const a = parseMetricsAddress(metrics);
+    if (typeof a === 'string') return { kind: 'usage-error', message: `--metrics: ${a}` };
+  }
   return {
     kind: 'run',
     options: {
       ...(delayText === undefined ? {} : { authFailureDelayMs: Number(delayText) }),
+      // Only present when given, so the options of a plain run stay as before.
+      ...(values.copy === true || values['no-copy'] === true ? { noCopyExplicit: true } : {}),
+      ...(metrics !== null ? { metrics } : {}),
       config: values.config === undefined ? null : resolve(cwd, values.config),
-      dataDir: resolve(cwd, values['data-dir'] ?? 'data'),
+      dataDir,
       listen: values.config === undefined ? listen : [],
       warnings,
       noCopy: values.copy !== true,
       check: values.check === true,
       logLevel: (level as Level | undefined) ?? null,
+      adminSocket,
     },
   };
 }
@@ -219,11 +254,23 @@ export async function runCli(argv: readonly string[] = process.argv.slice(2)): P
   // Sessions are isolated (session-guard.ts); anything still escaping is logged, not fatal.
   process.on('uncaughtException', (err) => logger.error({ err }, 'uncaught exception (the daemon keeps running)'));
   process.on('unhandledRejection', (err) => logger.error({ err }, 'unhandled rejection (the daemon keeps running)'));
+  // SIGHUP's default action ends the process: handle it from here on (a reload needs a running daemon).
+  let onHangup = (): void => logger.warn({ signal: 'SIGHUP' }, 'SIGHUP while starting: ignored (nothing to reload yet)');
+  process.on('SIGHUP', () => onHangup());
 
   if (config.source === '<embedded default>') await mkdir(o.dataDir, { recursive: true });
-  const daemon = new TargetDaemon(config, { logger, noCopy: o.noCopy, ...(o.authFailureDelayMs === undefined ? {} : { authFailureDelayMs: o.authFailureDelayMs }) });
+  // The command line wins over `nocopy on|off` in the file; the default is no-copy.
+  const noCopy = o.noCopyExplicit === true ? o.noCopy : (config.nocopy ?? o.noCopy);
+  const metricsPlan = planMetrics(o.metrics ?? null, config.metricsListen);
+  const daemon = new TargetDaemon(config, {
+    logger,
+    noCopy,
+    ...(o.authFailureDelayMs === undefined ? {} : { authFailureDelayMs: o.authFailureDelayMs }),
+    ...(metricsPlan !== null ? { commandObserver: metricsPlan.metrics } : {}),
+  });
+  metricsPlan?.attach(daemon);
   logger.info(
-    { version: version(), config: config.source, noCopy: o.noCopy, uvThreadpoolSize: process.env.UV_THREADPOOL_SIZE, node: process.version },
+    { version: version(), config: config.source, noCopy, uvThreadpoolSize: process.env.UV_THREADPOOL_SIZE, node: process.version },
     `iscsi-target ${version()} starting (${config.source})`,
   );
   try {
@@ -231,6 +278,46 @@ export async function runCli(argv: readonly string[] = process.argv.slice(2)): P
   } catch (e) {
     logger.error({ err: e }, `cannot start: ${(e as Error).message}`);
     return 1;
+  }
+  // Reload: SIGHUP and the admin socket. Parsed and checked in full before anything changes.
+  const reload = async (origin: string): Promise<ReloadReport> => {
+    logger.info({ origin }, `${origin}: reloading the configuration`);
+    try {
+      const next = await loadConfiguration(o);
+      const r = await daemon.reload(next);
+      logger.info(
+        { origin, config: r.source, changed: r.changed, actions: r.actions, errors: r.errors, deferred: r.deferred },
+        r.changed ? `configuration reloaded: ${r.actions.length} change(s)${r.errors.length > 0 ? `, ${r.errors.length} failed` : ''}` : 'configuration reloaded: no changes',
+      );
+      return r;
+    } catch (e) {
+      logger.error({ origin, err: { type: (e as Error).name, message: (e as Error).message } }, `reload refused: ${(e as Error).message}; the running configuration is unchanged`);
+      throw e;
+    }
+  };
+
+  let admin: AdminServer | null = null;
+  if (o.adminSocket !== null) {
+    try {
+      await mkdir(dirname(o.adminSocket), { recursive: true, mode: 0o700 });
+      admin = await startAdminServer(o.adminSocket, adminHandler({ daemon, reload: () => reload('admin'), version: version() }), logger);
+      logger.info({ adminSocket: o.adminSocket }, `admin socket ${o.adminSocket}`);
+    } catch (e) {
+      logger.error({ err: e }, `cannot open the admin socket: ${(e as Error).message}`);
+      await daemon.stop();
+      return 1;
+    }
+  }
+  let metricsServer: MetricsServer | null = null;
+  if (metricsPlan !== null) {
+    try {
+      metricsServer = await startMetricsServer(metricsPlan, logger);
+    } catch (e) {
+      logger.error({ err: e }, `cannot start the metrics endpoint: ${(e as Error).message}`);
+      await admin?.close().catch(() => {});
+      await daemon.stop();
+      return 1;
+    }
   }
   logger.info({ targets: config.targets.length, portals: daemon.portals().length }, 'ready');
 
@@ -244,7 +331,8 @@ export async function runCli(argv: readonly string[] = process.argv.slice(2)): P
       }
       stopping = true;
       logger.info({ signal }, `${signal}: shutting down`);
-      daemon.stop().then(
+      const closeAdmin = admin === null ? Promise.resolve() : admin.close().catch((e: unknown) => logger.warn({ err: e }, 'closing the admin socket failed'));
+      closeAdmin.then(() => Promise.all([daemon.stop(), metricsServer?.close()])).then(
         () => resolveExit(0),
         (e: unknown) => {
           logger.error({ err: e }, 'error while stopping');
@@ -254,7 +342,10 @@ export async function runCli(argv: readonly string[] = process.argv.slice(2)): P
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
-    process.on('SIGHUP', () => logger.warn({}, 'SIGHUP: configuration reload is not supported yet; ignored'));
+    onHangup = () => {
+      if (stopping) logger.warn({ signal: 'SIGHUP' }, 'SIGHUP while stopping: ignored');
+      else reload('SIGHUP').catch(() => {});
+    };
   });
 }
 

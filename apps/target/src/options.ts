@@ -11,6 +11,7 @@
  * What it does not do: nothing here is read from the configuration file;
  * `ctl.conf` globals (`timeout`, `maxproc`) are in `config/model.ts`.
  */
+import type { CommandObserver } from '@iscsi-target/ctl-frontend-iscsi';
 import type { IclDrvLimits } from '@iscsi-target/icl-core';
 import { RFC_DEFAULTS, SEGMENT_MAX, type DigestName, type NegotiationPolicy } from './login/negotiate.js';
 
@@ -113,6 +114,8 @@ export interface DaemonOptions {
    * Default 1000 ms.
    */
   authFailureDelayMs?: number;
+  /** Told about every finished SCSI command (the metrics, `metrics/target-metrics.ts`). Default none. */
+  commandObserver?: CommandObserver;
 }
 
 export const DAEMON_DEFAULTS = {

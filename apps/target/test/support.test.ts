@@ -110,28 +110,28 @@ describe('command line', () => {
   it('parses the options', () => {
     expect(parseCli([], '/srv')).toEqual({
       kind: 'run',
-      options: { config: null, dataDir: '/srv/data', listen: [], noCopy: true, check: false, logLevel: null, warnings: [] },
+      options: { config: null, dataDir: '/srv/data', listen: [], noCopy: true, check: false, logLevel: null, adminSocket: '/srv/data/iscsi-target.sock', warnings: [] },
     });
     expect(parseCli(['-d', 'disks', '-l', '0.0.0.0:3260', '--listen', '[::1]:3261', '--copy', '--log-level', 'debug'], '/srv')).toEqual({
       kind: 'run',
-      options: { config: null, dataDir: '/srv/disks', listen: ['0.0.0.0:3260', '[::1]:3261'], noCopy: false, check: false, logLevel: 'debug', warnings: [] },
+      options: { config: null, dataDir: '/srv/disks', listen: ['0.0.0.0:3260', '[::1]:3261'], noCopy: false, noCopyExplicit: true, check: false, logLevel: 'debug', adminSocket: '/srv/disks/iscsi-target.sock', warnings: [] },
     });
     expect(parseCli(['-f', 'ctl.conf', '--check', '--no-copy'], '/etc')).toMatchObject({ kind: 'run', options: { config: '/etc/ctl.conf', check: true, noCopy: true } });
-    // -l and -d only apply to the embedded default: ignored with a warning next to -f.
+    // -l only applies to the embedded default: ignored with a warning next to -f; -d still places the admin socket.
     expect(parseCli(['-l', '127.0.0.1:3999', '-d', 'x', '-f', 'a.conf'], '/etc')).toMatchObject({
       kind: 'run',
       options: {
         config: '/etc/a.conf',
         listen: [],
-        warnings: [
-          '--listen applies to the embedded default only and is ignored with -f (listen addresses are in the configuration file)',
-          '--data-dir applies to the embedded default only and is ignored with -f (LUN paths are in the configuration file)',
-        ],
+        adminSocket: '/etc/x/iscsi-target.sock',
+        warnings: ['--listen applies to the embedded default only and is ignored with -f (listen addresses are in the configuration file)'],
       },
     });
     expect(parseCli(['--auth-failure-delay', '250'], '/srv')).toMatchObject({ kind: 'run', options: { authFailureDelayMs: 250 } });
     expect(parseCli(['--auth-failure-delay', '60001'])).toEqual({ kind: 'usage-error', message: 'invalid --auth-failure-delay "60001" (expected milliseconds, 0 to 60000)' });
     expect(parseCli(['--auth-failure-delay', '1s'])).toEqual({ kind: 'usage-error', message: 'invalid --auth-failure-delay "1s" (expected milliseconds, 0 to 60000)' });
+    expect(parseCli(['--admin-socket', 'run/ctl.sock'], '/srv')).toMatchObject({ kind: 'run', options: { adminSocket: '/srv/run/ctl.sock' } });
+    expect(parseCli(['--no-admin-socket'], '/srv')).toMatchObject({ kind: 'run', options: { adminSocket: null } });
     expect(parseCli(['--help'])).toEqual({ kind: 'help' });
     expect(parseCli(['-V'])).toEqual({ kind: 'version' });
   });
@@ -140,6 +140,7 @@ describe('command line', () => {
     [['--bogus'], "Unknown option '--bogus'"],
     [['--copy', '--no-copy'], '--copy and --no-copy are mutually exclusive'],
     [['--log-level', 'loud'], 'invalid --log-level "loud"'],
+    [['--admin-socket', 'a', '--no-admin-socket'], '--admin-socket and --no-admin-socket are mutually exclusive'],
     [['extra'], "Unexpected argument 'extra'"],
   ])('refuses %j', (argv, message) => {
     const r = parseCli(argv);
@@ -179,5 +180,20 @@ describe('command line', () => {
     expect(await runCli(['--version'])).toBe(0);
     expect(out[out.length - 1]).toMatch(/^iscsi-target \d+\.\d+\.\d+\n$/);
     expect(process.env.UV_THREADPOOL_SIZE).toBeDefined();
+  });
+});
+
+describe('command line: --metrics', () => {
+  it('takes ADDR:PORT and refuses an address without a port', () => {
+    expect(parseCli(['--metrics', '127.0.0.1:9100'], '/srv')).toMatchObject({ kind: 'run', options: { metrics: '127.0.0.1:9100' } });
+    expect(parseCli(['--metrics', '[::1]:0'], '/srv')).toMatchObject({ kind: 'run', options: { metrics: '[::1]:0' } });
+    expect(parseCli(['--metrics', '127.0.0.1'], '/srv')).toEqual({
+      kind: 'usage-error',
+      message: '--metrics: invalid metrics address "127.0.0.1" (expected ADDR:PORT or [IPv6]:PORT)',
+    });
+    expect(parseCli(['--metrics', '127.0.0.1:70000'], '/srv')).toEqual({
+      kind: 'usage-error',
+      message: '--metrics: invalid port "70000" in "127.0.0.1:70000" (expected 0-65535)',
+    });
   });
 });

@@ -36,6 +36,7 @@
  */
 import {
   Asc,
+  ctlDataRef,
   DataDirection,
   DataOutMode,
   IoStatus,
@@ -326,7 +327,9 @@ export class BlockDispatcher {
       sendIn: async (io, data, ctl) => {
         this.#setPiece(io, DataDirection.In, data.length, 0);
         io.kernSgList = [data];
-        io.kernDataRef = null;
+        // `data` is built for this I/O alone and never modified or reused (GET LBA STATUS
+        // parameter data), so a no-copy frontend may borrow it like CTL's own data.
+        io.kernDataRef = this.#copyMode ? null : ctlDataRef;
         io.kernDataArg = undefined;
         ctl.setSuccess(io);
         try {

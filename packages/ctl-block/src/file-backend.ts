@@ -421,14 +421,25 @@ export class FileBackend implements BackendLun {
 
   /**
    * `BackendLun.shutdown`: refuses new commands, waits for started ones (and
-   * IMMED flushes), then closes the descriptor. Buffers a frontend still
+   * IMMED flushes), flushes (`fdatasync`, read-write LUNs), then closes the
+   * descriptor. Buffers a frontend still
    * references stay valid: they belong to the pool and return there at the
    * last `kernDataRef(-1)`. Idempotent.
    */
   shutdown(): Promise<void> {
     this.#shutdown ??= (async () => {
       await this.#dispatcher.drain();
+      // A graceful stop leaves write-back data on stable storage (SBC-3
+      // §5.26: what SYNCHRONIZE CACHE would do); a failure is reported after
+      // the descriptor is closed.
+      const flushError = this.readOnly
+        ? null
+        : await this.#io.fdatasync(this.#fd).then(
+            () => null,
+            (e: unknown) => (e instanceof Error ? e : new Error('fdatasync failed', { cause: e })),
+          );
       await this.#io.close(this.#fd);
+      if (flushError !== null) throw flushError;
     })();
     return this.#shutdown;
   }

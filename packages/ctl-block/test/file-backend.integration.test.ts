@@ -345,7 +345,9 @@ describe('FileBackend: data path', () => {
         const done = await ctl.run(be, req);
         expect(ctl.sense.get(done), `${code} on ${call}`).toEqual(sense);
         expect(ctl.doneCount(done)).toBe(1);
-        await be.shutdown();
+        // The flush at shutdown fails the same way, and says so.
+        if (call === 'fdatasync') await expect(be.shutdown()).rejects.toThrow('EIO');
+        else await be.shutdown();
         expect(pool.stats.inUse).toBe(0);
       }
     }
@@ -419,6 +421,25 @@ describe('FileBackend: data path', () => {
     const bad = await ctl.run(be, { op: 'verify', lba: 2, blocks: 8, bytchk: true });
     expect(ctl.sense.get(bad)).toEqual({ senseKey: 0x0e, asc: 0x1d, ascq: 0x00 });
     await be.shutdown();
+  });
+});
+
+describe('FileBackend: shutdown flush', () => {
+  it('fdatasyncs a read-write LUN before closing it, not a read-only one; reports a failed flush after closing', async () => {
+    const file = path.join(dir, 'flush-at-shutdown.img');
+    const rw = spyIo();
+    const be = await FileBackend.open({ path: file, size: 8192, fileIo: rw.io });
+    await be.shutdown();
+    expect(rw.log.slice(-2)).toEqual(['fdatasync', 'close']);
+    const ro = spyIo();
+    const rbe = await FileBackend.open({ path: file, readOnly: true, fileIo: ro.io });
+    await rbe.shutdown();
+    expect(ro.log).not.toContain('fdatasync');
+    expect(ro.log.at(-1)).toBe('close');
+    const bad = spyIo({ fdatasync: () => Promise.reject(errno('EIO')) });
+    const bbe = await FileBackend.open({ path: file, fileIo: bad.io });
+    await expect(bbe.shutdown()).rejects.toThrow('EIO');
+    expect(bad.log.at(-1)).toBe('close');
   });
 });
 

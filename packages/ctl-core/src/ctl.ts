@@ -54,7 +54,7 @@ import type { CmdEntry } from './cmd-table.js';
 export type { CtlOptions } from './options.js';
 
 /** Per-LUN options of `Ctl.addLun`. */
-export interface AddLunOptions {
+export interface AddLunOptions extends LunInventoryOptions {
   /**
    * Durable store of the LUN's persistent reservations (APTPL). Loaded
    * synchronously here; without one the LUN reports PTPL_C = 0.
@@ -83,6 +83,25 @@ export const PORT_STATUS_ABORTED = 31337;
  * FAILURE, and the backend writes nothing (any non-zero `portStatus`).
  */
 export const PORT_STATUS_PROTOCOL_CRC_ERROR = 0x4705;
+/** Options of `Ctl.addLun` / `Ctl.removeLun`. */
+export interface LunInventoryOptions {
+  /**
+   * Establish REPORTED LUNS DATA HAS CHANGED on every other LUN for every
+   * initiator (default true). False: the caller reports the change only
+   * where it is seen, per port, with `lunInventoryChanged` once the port's
+   * LUN map is updated (FreeBSD ctld: CTL_LUN_MAP, `ctl_est_ua_port`).
+   */
+  readonly inventoryUa?: boolean;
+}
+/**
+ * `kernDataRef` of CTL-generated data (INQUIRY, MODE SENSE...): such a
+ * Buffer is owned by its I/O and never modified after `sendData`, and the
+ * garbage collector keeps it alive while a PDU borrows it, so there is
+ * nothing to count. Lets a no-copy frontend send it without a userspace copy
+ * (DESIGN.md §3.3: CTL's own data is not payload and must not show up as
+ * copied bytes).
+ */
+export function ctlDataRef(_arg: unknown, _diff: number): void {}
 
 /** A LUN as `Ctl.luns()` lists it. */
 export interface CtlLunEntry {
@@ -176,7 +195,7 @@ export class Ctl implements CtlFrontendServices, CtlBackendServices {
       throw new CtlError(CtlErrorCode.InvalidLunId, `LUN id ${id} outside 0..${this.options.maxLunId}`);
     }
     if (this.#luns.has(id)) throw new CtlError(CtlErrorCode.LunExists, `LUN ${id} already exists`);
-    for (const other of this.#luns.values()) other.establishUaAll(UaFlag.LunInventoryChanged);
+    if (lunOptions.inventoryUa !== false) for (const other of this.#luns.values()) other.establishUaAll(UaFlag.LunInventoryChanged);
     this.#luns.set(id, new CtlLun(id, be, this.options.descriptorSense, prStore, persisted, lunOptions.removable ?? false));
     return id;
   }
@@ -186,13 +205,13 @@ export class Ctl implements CtlFrontendServices, CtlBackendServices {
    * once; outstanding ones run to completion; then `be.shutdown()` is called
    * and awaited. Other LUNs raise REPORTED LUNS DATA HAS CHANGED.
    */
-  async removeLun(lunId: number): Promise<void> {
+  async removeLun(lunId: number, options: LunInventoryOptions = {}): Promise<void> {
     const lun = this.#luns.get(lunId);
     if (!lun) throw new CtlError(CtlErrorCode.NoSuchLun, `no LUN ${lunId}`);
     lun.removing = true;
     this.#luns.delete(lunId);
     this.#removing.add(lun);
-    for (const other of this.#luns.values()) other.establishUaAll(UaFlag.LunInventoryChanged);
+    if (options.inventoryUa !== false) for (const other of this.#luns.values()) other.establishUaAll(UaFlag.LunInventoryChanged);
     try {
       await lun.whenIdle();
     } finally {
@@ -207,6 +226,24 @@ export class Ctl implements CtlFrontendServices, CtlBackendServices {
     const lun = this.#luns.get(lunId);
     if (!lun) throw new CtlError(CtlErrorCode.NoSuchLun, `no LUN ${lunId}`);
     lun.establishUaAll(UaFlag.CapacityChanged);
+  }
+
+  /**
+   * The LUN inventory seen through one port changed (its LUN map was
+   * edited): REPORTED LUNS DATA HAS CHANGED (3Fh/0Eh) for the initiators of
+   * that port only, on every LUN they can see (SPC-4 §6.33 REPORT LUNS: the
+   * condition is for the I_T nexuses whose inventory changed; FreeBSD
+   * CTL_LUN_MAP does the same per port).
+   */
+  lunInventoryChanged(targetPort: number): void {
+    const pe = this.#portEntry(targetPort);
+    const map = pe.port.lunMap;
+    const ids = map ? [...map.values()] : [...this.#luns.keys()];
+    for (const id of ids) {
+      const lun = this.#luns.get(id);
+      if (!lun) continue;
+      for (const ie of pe.initiators.values()) lun.establishUa(ie.index, UaFlag.LunInventoryChanged);
+    }
   }
 
   /** The LUNs, by ascending id (LUNs being removed are not listed). */
@@ -573,7 +610,10 @@ export class Ctl implements CtlFrontendServices, CtlBackendServices {
     io.kernDataLen = len;
     io.kernTotalLen = len;
     io.kernRelOffset = 0;
-    io.kernDataRef = null;
+    // The data is the I/O's own (`CommandHost.sendData`: never modified after
+    // this call), so a no-copy frontend may borrow it; the Buffer stays alive
+    // as long as a PDU references it, hence a reference function with nothing to count.
+    io.kernDataRef = ctlDataRef;
     io.kernDataArg = undefined;
     io.beMoveDone = () => this.#finish(state);
     this.datamove(io);

@@ -20,6 +20,7 @@ export {
   LBA_STATUS_MAX_BLOCKS,
   type LbaStatusDescriptor,
 } from './get-lba-status.js';
+export type { LunInventoryOptions } from './ctl.js';
 export * from './scsi-proto.js';
 export * from './sense.js';
 export { CtlCopyCounters, ctlCopyCounters } from './counters.js';
@@ -29,3 +30,4 @@ export { encodeLun, decodeLun, MAX_FLAT_LUN } from './report-luns.js';
 export { TPC_DEFAULTS, type TpcOptions } from './tpc.js';
 export { TpcOpcode, TpcAsc, DEFAULT_TPC_LIMITS, type TpcLimits } from './tpc-proto.js';
 export { MAX_COMPARE_AND_WRITE_BLOCKS } from './sbc-integrity.js';
+export { ctlDataRef } from './ctl.js';

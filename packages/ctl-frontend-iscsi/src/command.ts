@@ -43,6 +43,12 @@ export class IscsiCommand {
   statusSent = false;
   /** Data-Out state of a command with the W bit; null otherwise. */
   dataOut: DataOutState | null = null;
+  /** `performance.now()` when the SCSI Command PDU arrived (for the command observer). */
+  readonly startedAt = performance.now();
+  /** Payload bytes queued in Data-In PDUs so far. */
+  dataInBytes = 0;
+  /** Payload bytes of the Data-Out datamoves the backend asked for so far. */
+  dataOutBytes = 0;
 
   constructor(
     session: IscsiSession,

@@ -23,6 +23,7 @@ export {
   type TextRequestHandler,
 } from './options.js';
 export { PortStatus } from './data-out.js';
+export { CommandOutcome, type CommandObserver, type CommandRecord } from './command-observer.js';
 export { CmdSnVerdict, CmdSnWindow, checkCmdSn, computeMaxCmdSn, snAdd, snGt, snGte, snLt, snLte } from './cmdsn.js';
 export { TaskMgmtFunctionExt, TMF_RESPONSE_FUNCTION_SUCCEEDED } from './tmf.js';
 export {

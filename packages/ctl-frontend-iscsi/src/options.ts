@@ -10,6 +10,7 @@
  * per-session iSCSI parameters (MaxBurstLength, ImmediateData, ...) come from
  * login through `HandoffParams` (see `handoff.ts`).
  */
+import type { CommandObserver } from './command-observer.js';
 import type { IscsiSession } from './session.js';
 
 /** A pino-compatible logger: `(object, message)` per level. */
@@ -78,6 +79,8 @@ export interface FrontendOptions {
   logger?: Logger;
   /** Answers full-feature-phase Text Requests (see `TextRequestHandler`). */
   onTextRequest?: TextRequestHandler;
+  /** Told about every finished SCSI command (metrics); see `command-observer.ts`. Default none. */
+  commandObserver?: CommandObserver;
 }
 
 export interface ResolvedFrontendOptions {
@@ -90,6 +93,7 @@ export interface ResolvedFrontendOptions {
   readonly maxTextRequestLength: number;
   readonly logger: Logger;
   readonly onTextRequest: TextRequestHandler | null;
+  readonly commandObserver: CommandObserver | null;
 }
 
 export const FRONTEND_DEFAULTS = {
@@ -128,5 +132,6 @@ export function resolveFrontendOptions(options: FrontendOptions = {}): ResolvedF
     ),
     logger: options.logger ?? nullLogger,
     onTextRequest: options.onTextRequest ?? null,
+    commandObserver: options.commandObserver ?? null,
   };
 }

@@ -67,6 +67,7 @@ import {
 } from '@iscsi-target/ctl-core';
 import { CmdSnVerdict, CmdSnWindow, snAdd } from './cmdsn.js';
 import { IscsiCommand } from './command.js';
+import { observeCommandDone } from './command-observer.js';
 import { datamoveIn, type DataInSender } from './data-in.js';
 import { DataOutEngine, PortStatus, type DataOutHost } from './data-out.js';
 import { ProtocolViolation } from './errors.js';
@@ -432,6 +433,7 @@ export class IscsiSession {
       return;
     }
     if (io.dataDirection === DataDirection.Out) {
+      cmd.dataOutBytes += io.kernDataLen;
       try {
         this.#dataOut.datamoveOut(cmd, io);
       } catch (err) {
@@ -449,6 +451,7 @@ export class IscsiSession {
         this.#fail(err);
       }
       this.counters.dataInBytes += sent;
+      cmd.dataInBytes += sent;
     }
     // The datamove is done once its PDUs are queued (freebsd-arch §5.6 step 7).
     this.#ctl.datamoveDone(io);
@@ -460,6 +463,7 @@ export class IscsiSession {
     this.#guard('release Data-Out state', () => this.#dataOut.releaseCommand(cmd));
     cmd.release(this.conn);
     this.#outstanding--;
+    if (this.#options.commandObserver !== null) observeCommandDone(this.#options.commandObserver, cmd, io);
     // Aborted I/O: nothing is sent (freebsd-arch §5.8). Status already in
     // the final Data-In: nothing either (never both).
     if (this.#state === SessionState.Active && !io.aborted && io.status !== IoStatus.Aborted && !cmd.statusSent) {

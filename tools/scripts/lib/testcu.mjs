@@ -170,7 +170,7 @@ export async function targetAnswers(url, timeoutMs = 15_000) {
  * @param {string} opts.url           iscsi://host:port/iqn/lun
  * @param {string} opts.outDir
  * @param {string} [opts.family]      default ALL
- * @param {string[]} [opts.suites]    restrict to these suite names
+ * @param {string[]} [opts.suites]    restrict to these suite names (or single tests, `Suite.Test`)
  * @param {number} [opts.perSuiteSeconds]  default 120
  * @param {number} [opts.budgetSeconds]    stop starting new suites after this; default 1800
  * @param {() => boolean} [opts.targetAlive] for a target we started: false once its process exited
@@ -190,8 +190,10 @@ export async function runTestCu(opts) {
   let suites = await listSuites(family);
   if (suites.length === 0) throw new Error(`iscsi-test-cu -l lists no ${family}.* suites`);
   if (opts.suites) {
+    // A name with a dot is one test (`WriteSame10.UnmapUnaligned`): run as given.
     const want = new Set(opts.suites);
-    suites = suites.filter((s) => want.has(s));
+    const tests = opts.suites.filter((s) => s.includes('.'));
+    suites = [...suites.filter((s) => want.has(s)), ...tests];
   }
   /** @type {SuiteResult[]} */
   const results = [];
@@ -258,5 +260,5 @@ export async function runTestCu(opts) {
     suites: results,
   };
   writeFileSync(path.join(opts.outDir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
-  return summary;
+  return { ...summary, scores };
 }

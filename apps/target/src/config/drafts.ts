@@ -74,6 +74,10 @@ export interface ConfigDrafts {
   timeout: Draft<number> | null;
   maxproc: Draft<number> | null;
   pidfile: Draft<string> | null;
+  /** Beyond ctld: `metrics-listen ADDR:PORT`. Optional so other producers of drafts need not set it. */
+  metricsListen?: Draft<string> | null;
+  /** Beyond ctld: `nocopy on|off`. */
+  nocopy?: Draft<boolean> | null;
   readonly portalGroups: Map<string, PortalGroupDraft>;
   readonly targets: TargetDraft[];
   readonly luns: Map<string, LunDraft>;

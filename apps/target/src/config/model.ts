@@ -133,6 +133,10 @@ export interface DaemonConfig {
   readonly maxproc: number;
   /** `pidfile PATH`, or null for none. */
   readonly pidfile: string | null;
+  /** Beyond ctld: `metrics-listen ADDR:PORT` (the Prometheus endpoint); absent or null = off. */
+  readonly metricsListen?: string | null;
+  /** Beyond ctld: `nocopy on|off`; absent = not set (the command line or the default decides). */
+  readonly nocopy?: boolean;
   readonly portalGroups: ReadonlyMap<string, PortalGroupConfig>;
   readonly targets: readonly TargetConfig[];
   /** Named and predefined auth groups by name. */

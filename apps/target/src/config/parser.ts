@@ -5,7 +5,8 @@
  * What it does: reads the tokens of `lexer.ts` into drafts (`drafts.ts`),
  * checking each statement's form and value and refusing duplicates, then
  * hands them to `resolve.ts` for the cross-checks. Statements:
- * - globals `debug`, `timeout`, `maxproc`, `pidfile`; `isns-server`,
+ * - globals `debug`, `timeout`, `maxproc`, `pidfile` (and, beyond ctld,
+ *   `metrics-listen ADDR:PORT` and `nocopy on|off`); `isns-server`,
  *   `isns-period`, `isns-timeout` are read and ignored with a warning (no
  *   iSNS client);
  * - `auth-group NAME { auth-type; chap; chap-mutual; initiator-name;
@@ -37,6 +38,7 @@ import { formatHostPort, listenKey, parseListenAddress } from './listen-address.
 import type { AuthPolicy, DaemonConfig, DiscoveryFilter } from './model.js';
 import { resolveConfig } from './resolve.js';
 import { parseCount, parseSize } from './size.js';
+import { parseMetricsAddress } from '../metrics/metrics-server.js';
 
 /** Every keyword of ctld's lexer (token.l), reserved as in ctld. */
 const RESERVED = new Set([
@@ -86,6 +88,8 @@ class Parser implements ConfigDrafts {
   timeout: Draft<number> | null = null;
   maxproc: Draft<number> | null = null;
   pidfile: Draft<string> | null = null;
+  metricsListen: Draft<string> | null = null;
+  nocopy: Draft<boolean> | null = null;
   readonly portalGroups = new Map<string, PortalGroupDraft>();
   readonly targets: TargetDraft[] = [];
   readonly luns = new Map<string, LunDraft>();
@@ -355,6 +359,25 @@ class Parser implements ConfigDrafts {
           this.#once(this.pidfile, kw);
           const tok = this.#value(kw, 'a path');
           this.pidfile = { value: tok.value, pos: tok.pos };
+          break;
+        }
+        case 'metrics-listen': {
+          // Not a ctld key: where the Prometheus endpoint listens (off when absent).
+          this.#once(this.metricsListen, kw);
+          const tok = this.#value(kw, 'an ADDR:PORT');
+          const a = parseMetricsAddress(tok.value);
+          if (typeof a === 'string') throw err(ConfigErrorCode.BadValue, tok.pos, `metrics-listen: ${a}`);
+          this.metricsListen = { value: tok.value, pos: tok.pos };
+          break;
+        }
+        case 'nocopy': {
+          // Not a ctld key: the zero-copy data path (on, the default) or copy mode (off).
+          this.#once(this.nocopy, kw);
+          const tok = this.#value(kw, 'on or off');
+          if (tok.value !== 'on' && tok.value !== 'off') {
+            throw err(ConfigErrorCode.BadValue, tok.pos, `invalid nocopy "${tok.value}": expected on or off`);
+          }
+          this.nocopy = { value: tok.value === 'on', pos: tok.pos };
           break;
         }
         case 'portal-group':

@@ -327,6 +327,8 @@ export function resolveConfig(p: ConfigDrafts): DaemonConfig {
     timeout: p.timeout?.value ?? CONFIG_DEFAULTS.timeout,
     maxproc: p.maxproc?.value ?? CONFIG_DEFAULTS.maxproc,
     pidfile: p.pidfile?.value ?? null,
+    metricsListen: p.metricsListen?.value ?? null,
+    ...(p.nocopy != null ? { nocopy: p.nocopy.value } : {}),
     portalGroups,
     authGroups,
     targets,
