@@ -51,7 +51,7 @@ import { formatSize } from './config/size.js';
 import { answerOtherKey, DiscoverySession } from './discovery.js';
 import { nullLogger, type Logger } from './logger.js';
 import { LoginSession, type LoginResult, type LoginTarget } from './login/login.js';
-import { openLun, prStoreFor } from './lun-factory.js';
+import { ctlLunOptions, openLun, prStoreFor } from './lun-factory.js';
 import type { NegotiationPolicy } from './login/negotiate.js';
 import { DAEMON_DEFAULTS, negotiationPolicy, type DaemonOptions } from './options.js';
 import { acquirePidfile, type Pidfile } from './pidfile.js';
@@ -216,7 +216,7 @@ export class TargetDaemon {
       let id: number;
       try {
         const prStore = prStoreFor(lun);
-        id = ctl.addLun(be, lun.ctlLun ?? undefined, prStore ? { prStore } : {});
+        id = ctl.addLun(be, lun.ctlLun ?? undefined, { ...ctlLunOptions(lun), ...(prStore ? { prStore } : {}) });
       } catch (e) {
         await be.shutdown();
         throw new StartError(`lun "${lun.name}": ${(e as Error).message}`);
@@ -695,7 +695,7 @@ export class TargetDaemon {
       try {
         // Inventory unit attentions go only to the ports whose map changes (below).
         const prStore = prStoreFor(l);
-        const id = ctl.addLun(be, l.ctlLun ?? undefined, prStore ? { prStore, inventoryUa: false } : { inventoryUa: false });
+        const id = ctl.addLun(be, l.ctlLun ?? undefined, { ...ctlLunOptions(l), ...(prStore ? { prStore } : {}), inventoryUa: false });
         this.#ctlLuns.set(l.name, id);
         this.#lunState.set(l.name, { config: l, be });
         return true;

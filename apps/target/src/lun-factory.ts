@@ -13,6 +13,8 @@
  * `prStoreFor` picks where a LUN's persistent reservations are kept when an
  * initiator asks for APTPL: `<backing file>.pr.json`, next to a regular
  * backing file; a RAM disk or a device node gets no store (PTPL_C = 0).
+ * `ctlLunOptions` picks the CTL LUN options (`option removable`), which are
+ * not the backend's.
  *
  * What it does not do: no registration with CTL, resize or reload
  * (`daemon.ts`).
@@ -104,6 +106,14 @@ export async function openLun(lun: LunConfig, options: OpenLunOptions): Promise<
     const what = lun.backend === 'block' ? `cannot open ${lun.path}` : 'cannot create the RAM disk';
     throw new LunOpenError(`${where(lun)}lun "${lun.name}": ${what}: ${(e as Error).message}`, { cause: e });
   }
+}
+
+/**
+ * The CTL-level options of `lun` (`Ctl.addLun`), as opposed to the backend's:
+ * `option removable on` (FreeBSD CTL_LUN_REMOVABLE) gives a removable medium.
+ */
+export function ctlLunOptions(lun: LunConfig): { removable?: true } {
+  return lun.options.get('removable') === 'on' ? { removable: true } : {};
 }
 
 /** Suffix of the persistent reservation file next to a LUN's backing file. */

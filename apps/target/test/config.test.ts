@@ -204,6 +204,16 @@ describe('config: the supported subset', () => {
     ]);
   });
 
+  it('accepts option removable on|off on a LUN, without a warning (a CTL LUN option, FreeBSD CTL_LUN_REMOVABLE)', () => {
+    const c = parseConfig(
+      'target iqn.2012-06.com.example:t { auth-type none\n lun 0 { path /x; option removable on }\n lun 1 { path /y; option removable off } }',
+      'f',
+    );
+    expect(c.warnings).toEqual([]);
+    expect(c.targets[0]!.luns.get(0)!.options.get('removable')).toBe('on');
+    expect(c.targets[0]!.luns.get(1)!.options.get('removable')).toBe('off');
+  });
+
   it('accepts semicolons, comments and quoted keywords as values', () => {
     const c = parseConfig('target "iqn.2012-06.com.example:t" { auth-type none; ; lun 0 { path "lun" ; } } # end', 'f');
     expect(c.targets[0]!.luns.get(0)!.path).toBe('lun');
@@ -235,6 +245,7 @@ describe('config: errors (file:line:col: message)', () => {
     ['lun r { path /x; blocksize 1000 }', ConfigErrorCode.BadValue, 'ctl.conf:1:28: invalid blocksize "1000": expected a power of two from 512 to 65536'],
     ['lun r { path /x; path /y }', ConfigErrorCode.Duplicate, 'ctl.conf:1:18: duplicate "path" (already set at line 1)'],
     ['lun r { path /x; option readonly yes }', ConfigErrorCode.BadValue, 'ctl.conf:1:25: lun "r": option readonly "yes": expected "on" or "off"'],
+    ['lun r { path /x; option removable yes }', ConfigErrorCode.BadValue, 'ctl.conf:1:25: lun "r": option removable "yes": expected "on" or "off"'],
     ['lun r { path /x; option vendor ABCDEFGHIJ }', ConfigErrorCode.BadValue, 'ctl.conf:1:25: lun "r": option vendor "ABCDEFGHIJ": expected 1-8 printable ASCII characters'],
     ['lun r { path /x; device-type cd }', ConfigErrorCode.Unsupported, 'ctl.conf:1:30: device-type "cd": only disk (0) is supported'],
     ['lun r { path /x }\nlun r { path /y }', ConfigErrorCode.Duplicate, 'ctl.conf:2:5: duplicate lun "r" (first defined at line 1)'],

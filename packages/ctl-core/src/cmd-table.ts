@@ -12,6 +12,8 @@
  */
 import type { CommandHandler } from './command.js';
 import type { IoState } from './io-state.js';
+import type { CtlLun } from './lun.js';
+import { preventAllowMediumRemoval } from './removable.js';
 import {
   readCapacity10,
   readCapacity16,
@@ -61,6 +63,13 @@ export const CmdFlag = {
   AllowOnPrResv: 1 << 4,
   /** Allowed for non-holders under Write Exclusive types (SPC-4 table 66; FreeBSD ALLOW_ON_PR_WRESV). */
   AllowOnPrWresv: 1 << 5,
+  /**
+   * Needs the medium although `OkOnStopped`: refused with NOT READY, MEDIUM NOT
+   * PRESENT while a removable medium is ejected (removable.ts). Every other
+   * `OkOnStopped` command also runs without a medium (FreeBSD OK_ON_NO_MEDIA
+   * covers both states).
+   */
+  NeedsMedium: 1 << 7,
 } as const;
 
 /** One row of the table. */
@@ -76,6 +85,12 @@ export interface CmdEntry {
   readonly serClass: SerClass;
   /** Records the command's LBA extent on the state, for ordering. */
   readonly extent?: (state: IoState) => void;
+  /**
+   * Whether the LUN offers the command at all (absent: always). Where it does
+   * not, the command is INVALID COMMAND OPERATION CODE and REPORT SUPPORTED
+   * OPERATION CODES leaves it out.
+   */
+  readonly offered?: (lun: CtlLun) => boolean;
   readonly handler: CommandHandler;
 }
 
@@ -171,7 +186,7 @@ const ENTRIES: readonly CmdEntry[] = [
     serviceAction: null,
     cdbLength: 10,
     usage: [0xff, 0x00, 0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x01, CONTROL],
-    flags: CmdFlag.OkOnStopped | CmdFlag.AllowOnPrResv,
+    flags: CmdFlag.OkOnStopped | CmdFlag.AllowOnPrResv | CmdFlag.NeedsMedium,
     serClass: SerClass.None,
     handler: readCapacity10,
   },
@@ -291,7 +306,7 @@ const ENTRIES: readonly CmdEntry[] = [
     serviceAction: ServiceActionIn16.ReadCapacity16,
     cdbLength: 16,
     usage: [0xff, 0x1f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, CONTROL],
-    flags: CmdFlag.OkOnStopped | CmdFlag.AllowOnPrResv,
+    flags: CmdFlag.OkOnStopped | CmdFlag.AllowOnPrResv | CmdFlag.NeedsMedium,
     serClass: SerClass.None,
     handler: readCapacity16,
   },
@@ -731,6 +746,19 @@ const ENTRIES: readonly CmdEntry[] = [
     serClass: SerClass.Read,
     extent: getLbaStatusExtent,
     handler: getLbaStatus,
+  },
+  {
+    name: 'PREVENT ALLOW MEDIUM REMOVAL',
+    opcode: ScsiOpcode.PreventAllowMediumRemoval,
+    serviceAction: null,
+    cdbLength: 6,
+    // PREVENT (SBC-3 PREVENT ALLOW MEDIUM REMOVAL); bytes 1-3 reserved
+    usage: [0xff, 0x00, 0x00, 0x00, 0x03, CONTROL],
+    flags: CmdFlag.OkOnStopped,
+    serClass: SerClass.None,
+    // FreeBSD ctl_prevent_allow: INVALID COMMAND OPERATION CODE unless the LUN is removable.
+    offered: (lun) => lun.medium.removable,
+    handler: preventAllowMediumRemoval,
   },
 ];
 

@@ -60,6 +60,12 @@ export interface AddLunOptions extends LunInventoryOptions {
    * synchronously here; without one the LUN reports PTPL_C = 0.
    */
   prStore?: PrStore;
+  /**
+   * The medium is removable (ctl.conf `option removable on`; FreeBSD
+   * CTL_LUN_REMOVABLE): INQUIRY RMB = 1, PREVENT ALLOW MEDIUM REMOVAL and
+   * START STOP UNIT LOEJ are offered (removable.ts). Default false.
+   */
+  removable?: boolean;
 }
 
 /**
@@ -190,7 +196,7 @@ export class Ctl implements CtlFrontendServices, CtlBackendServices {
     }
     if (this.#luns.has(id)) throw new CtlError(CtlErrorCode.LunExists, `LUN ${id} already exists`);
     if (lunOptions.inventoryUa !== false) for (const other of this.#luns.values()) other.establishUaAll(UaFlag.LunInventoryChanged);
-    this.#luns.set(id, new CtlLun(id, be, this.options.descriptorSense, prStore, persisted));
+    this.#luns.set(id, new CtlLun(id, be, this.options.descriptorSense, prStore, persisted, lunOptions.removable ?? false));
     return id;
   }
 
@@ -315,6 +321,7 @@ export class Ctl implements CtlFrontendServices, CtlBackendServices {
     this.#initiators.delete(ie.index);
     for (const lun of this.#luns.values()) lun.forgetInitiator(ie.index);
     this.#releaseSpc2(ie.index);
+    this.#allowMediumRemoval(ie.index);
   }
 
   #nexusLoss(targetPort: number, initiatorIndex: number): void {
@@ -324,6 +331,12 @@ export class Ctl implements CtlFrontendServices, CtlBackendServices {
     for (const lun of this.#luns.values()) lun.establishUa(initiatorIndex, UaFlag.NexusLoss);
     this.#tpc.forgetInitiator(initiatorIndex);
     this.#releaseSpc2(initiatorIndex);
+    this.#allowMediumRemoval(initiatorIndex);
+  }
+
+  /** SBC-3 PREVENT ALLOW MEDIUM REMOVAL: I_T nexus loss ends the nexus's prevention of medium removal. */
+  #allowMediumRemoval(initiatorIndex: number): void {
+    for (const lun of this.#luns.values()) lun.medium.clearNexus(initiatorIndex);
   }
 
   /** SPC-2 §5.5.1: I_T nexus loss releases the nexus's SPC-2 reservations. */
@@ -481,8 +494,9 @@ export class Ctl implements CtlFrontendServices, CtlBackendServices {
         return checkCondition(state, host, SenseKey.UnitAttention, uaAscAscq(flag));
       }
     }
-    if (!entry) {
-      if (found.error === 'opcode') {
+    // A command the LUN does not offer (CmdEntry.offered) is answered like an unknown one.
+    if (!entry || (entry.offered && !entry.offered(lun))) {
+      if (found.entry !== null || found.error === 'opcode') {
         // SPC-4 §4.5.2.4.2: the field pointer designates the OPERATION CODE.
         return checkCondition(state, host, SenseKey.IllegalRequest, Asc.InvalidCommandOperationCode, {
           fieldPointer: 0,
@@ -497,6 +511,11 @@ export class Ctl implements CtlFrontendServices, CtlBackendServices {
     // SAM-5 ACA task attribute: the ACA attribute is only valid while an ACA condition exists (never here).
     if (state.tagType === TagType.Aca) {
       return checkCondition(state, host, SenseKey.IllegalRequest, Asc.InvalidMessageError);
+    }
+    // SBC-3 removable medium (FreeBSD ctl_scsiio_lun_check, CTL_LUN_EJECTED): with the medium
+    // ejected, medium access commands get NOT READY, MEDIUM NOT PRESENT - TRAY OPEN.
+    if (lun.medium.ejected && ((entry.flags & CmdFlag.OkOnStopped) === 0 || (entry.flags & CmdFlag.NeedsMedium) !== 0)) {
+      return checkCondition(state, host, SenseKey.NotReady, Asc.MediumNotPresentTrayOpen);
     }
     // SBC-3 §4.19: a stopped unit answers NOT READY, INITIALIZING COMMAND REQUIRED until started.
     if (lun.unit.stopped && (entry.flags & CmdFlag.OkOnStopped) === 0) {
@@ -823,6 +842,8 @@ export class Ctl implements CtlFrontendServices, CtlBackendServices {
           lun!.establishUaAll(UaFlag.LunReset);
           // SPC-2 §5.5.1: a LOGICAL UNIT RESET releases the SPC-2 reservation (persistent ones stay).
           lun!.reservations.spc2Holder = null;
+          // SBC-3 PREVENT ALLOW MEDIUM REMOVAL: a logical unit reset ends every prevention.
+          lun!.medium.clearAll();
           break;
         case TaskAction.TargetReset:
           for (const portLun of this.#visibleLuns(pe.port)) {
@@ -831,6 +852,7 @@ export class Ctl implements CtlFrontendServices, CtlBackendServices {
             affected.push(...l.ooa());
             l.establishUaAll(UaFlag.TargetReset);
             l.reservations.spc2Holder = null; // SPC-2 §5.5.1: released by a reset
+            l.medium.clearAll(); // SBC-3 PREVENT ALLOW MEDIUM REMOVAL: ended by a hard reset
           }
           break;
         case TaskAction.ItNexusReset:
@@ -838,6 +860,7 @@ export class Ctl implements CtlFrontendServices, CtlBackendServices {
           affected = this.#allStates().filter(ofNexus);
           for (const l of this.#luns.values()) l.establishUa(initiatorIndex, UaFlag.NexusLoss);
           this.#releaseSpc2(initiatorIndex);
+          this.#allowMediumRemoval(initiatorIndex);
           break;
         case TaskAction.QueryTask:
           // SAM-5 QUERY TASK: FUNCTION SUCCEEDED if the task is in the task set.

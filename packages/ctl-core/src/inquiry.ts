@@ -68,11 +68,12 @@ function writePadded(buf: Buffer, offset: number, width: number, text: string): 
  * Standard INQUIRY data (SPC-4 §6.4.2): version SPC-4, response data format
  * 2, HISUP, CMDQUE, T10 vendor/product/revision space padded, and version
  * descriptors. `lunExists` false gives peripheral qualifier 011b, type 1Fh.
+ * `removable` sets RMB (a LUN configured with a removable medium, removable.ts).
  */
-export function buildStandardInquiry(id: InquiryIdentity, lunExists: boolean): Buffer {
+export function buildStandardInquiry(id: InquiryIdentity, lunExists: boolean, removable = false): Buffer {
   const buf = Buffer.alloc(STANDARD_INQUIRY_LENGTH);
   buf[0] = peripheralByte(lunExists);
-  buf[1] = 0x00; // RMB = 0: not removable
+  buf[1] = removable ? 0x80 : 0x00; // SPC-4 §6.4.2 RMB: removable medium
   buf[2] = SPC_VERSION_SPC4;
   buf[3] = 0x10 | 0x02; // HISUP | RESPONSE DATA FORMAT 2
   buf[4] = STANDARD_INQUIRY_LENGTH - 5; // ADDITIONAL LENGTH

@@ -16,6 +16,7 @@ import { TagType } from './io.js';
 import { Blockage, checkForBlockage, mayConflict, SER_CLASS_COUNT } from './ser-table.js';
 import { highestUa, uaClearMask, UaFlag } from './unit-attention.js';
 import { TpcOpcode } from './tpc-proto.js';
+import { RemovableMedium } from './removable.js';
 
 /** Result of scanning the OOA list for a new command. */
 export interface BlockageResult {
@@ -32,6 +33,8 @@ export class CtlLun {
   readonly unit = new UnitState();
   /** SPC-2 and persistent reservation state (reservations.ts). */
   readonly reservations: LunReservations;
+  /** Removable medium: present or ejected, prevention per I_T nexus (removable.ts). */
+  readonly medium: RemovableMedium;
   /** Set by `removeLun`: no new commands, shut down when idle. */
   removing = false;
   #head: IoState | null = null;
@@ -56,11 +59,13 @@ export class CtlLun {
     descriptorSense: boolean,
     prStore: PrStore | null = null,
     persisted: PrSnapshot | null = null,
+    removable = false,
   ) {
     this.id = id;
     this.be = be;
     this.mode = new ModeState(be, descriptorSense);
     this.reservations = new LunReservations(prStore, persisted);
+    this.medium = new RemovableMedium(removable);
   }
 
   /** Next arrival sequence number. */

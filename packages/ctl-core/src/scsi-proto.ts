@@ -135,6 +135,10 @@ export const Asc = {
   DefectListNotFound: { asc: 0x1c, ascq: 0x00 },
   /** START STOP UNIT with LOEJ while removal is prevented (SBC-3 START STOP UNIT). */
   MediumRemovalPrevented: { asc: 0x53, ascq: 0x02 },
+  /** NOT READY for medium access after a removable medium was ejected (FreeBSD `ctl_set_lun_ejected`). */
+  MediumNotPresentTrayOpen: { asc: 0x3a, ascq: 0x02 },
+  /** Unit attention after a removable medium was loaded (SPC-4 Annex D). */
+  NotReadyToReadyChangeMediumMayHaveChanged: { asc: 0x28, ascq: 0x00 },
 } as const satisfies Record<string, AscAscq>;
 
 /** Sense data response codes (SPC-4 §4.5.1). */

@@ -39,7 +39,7 @@ export function inquiry(state: IoState, host: CommandHost): void {
     const id = lun
       ? lun.be
       : { vendor: host.options.inquiryVendor, product: host.options.inquiryProduct, revision: host.options.inquiryRevision };
-    return host.sendData(state, buildStandardInquiry(id, lun !== null), allocationLength);
+    return host.sendData(state, buildStandardInquiry(id, lun !== null, lun?.medium.removable ?? false), allocationLength);
   }
   const page = buildVpdPage(pageCode, {
     lun: lun ? lun.be : null,
@@ -55,7 +55,8 @@ export function inquiry(state: IoState, host: CommandHost): void {
 
 /**
  * REQUEST SENSE (SPC-4 §6.39): reports (and clears) the highest pending unit
- * attention of the I_T nexus, else NOT READY 04h/02h for a stopped unit, else
+ * attention of the I_T nexus, else NOT READY 3Ah/02h for an ejected medium,
+ * else NOT READY 04h/02h for a stopped unit, else
  * NO SENSE; LOGICAL UNIT NOT SUPPORTED for a
  * LUN that does not exist. Always GOOD status.
  */
@@ -74,6 +75,10 @@ export function requestSense(state: IoState, host: CommandHost): void {
       if (flag === UaFlag.LunInventoryChanged) host.lunInventoryReported(state.initiatorIndex);
       const a = uaAscAscq(flag);
       sense = buildSense(SenseKey.UnitAttention, a.asc, a.ascq, { descriptor });
+    } else if (lun.medium.ejected) {
+      // SPC-4 §6.39: an ejected removable medium is NOT READY, MEDIUM NOT PRESENT - TRAY OPEN.
+      const a = Asc.MediumNotPresentTrayOpen;
+      sense = buildSense(SenseKey.NotReady, a.asc, a.ascq, { descriptor });
     } else if (lun.unit.stopped) {
       // SPC-4 §6.39: with nothing else pending, the sense data describes the current
       // state; a stopped unit is NOT READY, INITIALIZING COMMAND REQUIRED (SBC-3 §4.19).

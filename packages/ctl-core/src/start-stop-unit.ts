@@ -6,14 +6,19 @@
  * a START; the core checks it in its precheck for every command not flagged
  * `OkOnStopped` in the command table.
  *
- * What it does NOT do: the medium is not removable, so LOEJ = 1 is an
- * invalid field (and PREVENT ALLOW MEDIUM REMOVAL is not offered); the unit
+ * LOEJ = 1 loads (START = 1) or ejects (START = 0) the medium of a LUN
+ * configured removable (removable.ts); an eject also stops the unit and a
+ * load starts it (FreeBSD block backend `ctl_be_block_cw_dispatch_ss`).
+ *
+ * What it does NOT do: on a non-removable LUN LOEJ = 1 is an invalid field
+ * (and PREVENT ALLOW MEDIUM REMOVAL is not offered); the unit
  * has no power-saving states, so the power conditions ACTIVE/IDLE/STANDBY/
  * LU_CONTROL/FORCE_* are accepted without any effect on readiness (SBC-3
  * §4.19: the device server may be in the active state at all times).
  */
 import { good, invalidFieldInCdb, type CommandHost } from './command.js';
 import type { IoState } from './io-state.js';
+import { loadEject } from './removable.js';
 
 /** POWER CONDITION field values (SBC-3 START STOP UNIT, table "POWER CONDITION field"). */
 export const PowerCondition = {
@@ -58,9 +63,12 @@ export function startStopUnit(state: IoState, host: CommandHost): void {
   if (modifier > maxModifier) return invalidFieldInCdb(state, host, 3, 3);
   // SBC-3 START STOP UNIT: with POWER CONDITION other than START_VALID, START and LOEJ are ignored.
   if (powerCondition !== PowerCondition.StartValid) return good(state, host);
-  // SBC-3 START STOP UNIT: LOEJ = 1 asks to load or eject a medium, which is not removable here.
-  if ((b4 & 0x02) !== 0) return invalidFieldInCdb(state, host, 4, 1);
   const start = (b4 & 0x01) !== 0;
+  if ((b4 & 0x02) !== 0) {
+    // SBC-3 START STOP UNIT: LOEJ = 1 asks to load or eject a medium; a non-removable one cannot.
+    if (!lun.medium.removable) return invalidFieldInCdb(state, host, 4, 1);
+    if (!loadEject(state, host, start)) return;
+  }
   if (start) {
     lun.unit.stopped = false;
     return good(state, host);

@@ -20,6 +20,7 @@
 import { COMMANDS, type CmdEntry } from './cmd-table.js';
 import { invalidFieldInCdb, type CommandHost } from './command.js';
 import type { IoState } from './io-state.js';
+import type { CtlLun } from './lun.js';
 
 /** REPORTING OPTIONS field values (SPC-4 §6.35.1, table 243). */
 export const ReportingOptions = {
@@ -45,9 +46,18 @@ const TIMEOUTS_DESCRIPTOR_LENGTH = 12;
 /** Length of one command descriptor without timeouts (SPC-4 §6.35.2). */
 const COMMAND_DESCRIPTOR_LENGTH = 8;
 
-/** Every entry of the table sorted by operation code, then service action. */
-function sortedCommands(): CmdEntry[] {
-  return [...COMMANDS].sort((a, b) => a.opcode - b.opcode || (a.serviceAction ?? 0) - (b.serviceAction ?? 0));
+/**
+ * The entries `lun` offers (CmdEntry.offered; a command offered only on some
+ * LUNs, e.g. PREVENT ALLOW MEDIUM REMOVAL on removable ones, is reported per
+ * LUN); every entry without a LUN.
+ */
+function offeredCommands(lun: CtlLun | null): CmdEntry[] {
+  return COMMANDS.filter((e) => !e.offered || (lun !== null && e.offered(lun)));
+}
+
+/** Every entry offered on `lun` sorted by operation code, then service action. */
+function sortedCommands(lun: CtlLun | null = null): CmdEntry[] {
+  return offeredCommands(lun).sort((a, b) => a.opcode - b.opcode || (a.serviceAction ?? 0) - (b.serviceAction ?? 0));
 }
 
 /** Whether `opcode` is a command with service actions in the table. */
@@ -55,8 +65,8 @@ function hasServiceActions(opcode: number): boolean {
   return COMMANDS.some((e) => e.opcode === opcode && e.serviceAction !== null);
 }
 
-function findEntry(opcode: number, serviceAction: number | null): CmdEntry | undefined {
-  return COMMANDS.find((e) => e.opcode === opcode && e.serviceAction === serviceAction);
+function findEntry(opcode: number, serviceAction: number | null, lun: CtlLun | null = null): CmdEntry | undefined {
+  return offeredCommands(lun).find((e) => e.opcode === opcode && e.serviceAction === serviceAction);
 }
 
 /**
@@ -78,9 +88,9 @@ function timeoutsDescriptor(): Buffer {
   return d;
 }
 
-/** All-commands parameter data (SPC-4 §6.35.2). */
-export function buildAllCommands(rctd: boolean): Buffer {
-  const entries = sortedCommands();
+/** All-commands parameter data (SPC-4 §6.35.2) for the commands `lun` offers. */
+export function buildAllCommands(rctd: boolean, lun: CtlLun | null = null): Buffer {
+  const entries = sortedCommands(lun);
   const each = COMMAND_DESCRIPTOR_LENGTH + (rctd ? TIMEOUTS_DESCRIPTOR_LENGTH : 0);
   const data = Buffer.alloc(4 + entries.length * each);
   data.writeUInt32BE(entries.length * each, 0); // COMMAND DATA LENGTH
@@ -123,27 +133,27 @@ export function reportSupportedOpcodes(state: IoState, host: CommandHost): void 
   let data: Buffer;
   switch (options) {
     case ReportingOptions.All:
-      data = buildAllCommands(rctd);
+      data = buildAllCommands(rctd, state.lun);
       break;
     case ReportingOptions.OpCode:
       // SPC-4 §6.35.1: 001b for an operation code with service actions is an
       // invalid field (REPORTING OPTIONS).
       if (hasServiceActions(opcode)) return invalidFieldInCdb(state, host, 2, 2);
-      data = buildOneCommand(findEntry(opcode, null), rctd);
+      data = buildOneCommand(findEntry(opcode, null, state.lun), rctd);
       break;
     case ReportingOptions.OpCodeServiceAction:
       // SPC-4 §6.35.1: 010b for an operation code without service actions is an
       // invalid field (REPORTING OPTIONS).
       if (!hasServiceActions(opcode)) return invalidFieldInCdb(state, host, 2, 2);
-      data = buildOneCommand(serviceAction > 0x1f ? undefined : findEntry(opcode, serviceAction), rctd);
+      data = buildOneCommand(serviceAction > 0x1f ? undefined : findEntry(opcode, serviceAction, state.lun), rctd);
       break;
     case ReportingOptions.OpCodeAnyServiceAction:
       // SPC-4 §6.35.1: 011b: a command without service actions is supported only
       // with REQUESTED SERVICE ACTION zero.
       if (hasServiceActions(opcode)) {
-        data = buildOneCommand(serviceAction > 0x1f ? undefined : findEntry(opcode, serviceAction), rctd);
+        data = buildOneCommand(serviceAction > 0x1f ? undefined : findEntry(opcode, serviceAction, state.lun), rctd);
       } else {
-        data = buildOneCommand(serviceAction === 0 ? findEntry(opcode, null) : undefined, rctd);
+        data = buildOneCommand(serviceAction === 0 ? findEntry(opcode, null, state.lun) : undefined, rctd);
       }
       break;
     default:

@@ -35,6 +35,8 @@ export const UaFlag = {
   ReservationsReleased: 1 << 9,
   /** REGISTRATIONS PREEMPTED (2Ah/05h): PREEMPT (AND ABORT) removed this registration. */
   RegistrationsPreempted: 1 << 10,
+  /** NOT READY TO READY CHANGE, MEDIUM MAY HAVE CHANGED (28h/00h): a removable medium was loaded. */
+  MediumChanged: 1 << 11,
 } as const;
 export type UaFlag = (typeof UaFlag)[keyof typeof UaFlag];
 
@@ -53,6 +55,7 @@ const UA_CODES: ReadonlyMap<number, AscAscq> = new Map<number, AscAscq>([
   [UaFlag.ReservationsPreempted, PrAsc.ReservationsPreempted],
   [UaFlag.ReservationsReleased, PrAsc.ReservationsReleased],
   [UaFlag.RegistrationsPreempted, PrAsc.RegistrationsPreempted],
+  [UaFlag.MediumChanged, Asc.NotReadyToReadyChangeMediumMayHaveChanged],
 ]);
 
 /** The highest-priority condition in `pending` (0 if none). */

@@ -52,6 +52,8 @@ export const KNOWN_LUN_OPTIONS: Record<string, (v: string) => string | null> = {
     const n = parseCount(v);
     return n !== null && n <= 0xffff ? null : 'expected 0 to 65535 (1 = non-rotating)';
   },
+  /** ctld `option removable`: a removable medium (CTL LUN option, not the backend's). */
+  removable: (v) => (v === 'on' || v === 'off' ? null : 'expected "on" or "off"'),
 };
 
 /** Turns an auth group draft into its configuration (ctld: no type and no CHAP ⇒ deny). */
