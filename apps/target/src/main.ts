@@ -257,6 +257,15 @@ export async function runCli(argv: readonly string[] = process.argv.slice(2)): P
   // SIGHUP's default action ends the process: handle it from here on (a reload needs a running daemon).
   let onHangup = (): void => logger.warn({ signal: 'SIGHUP' }, 'SIGHUP while starting: ignored (nothing to reload yet)');
   process.on('SIGHUP', () => onHangup());
+  // SIGINT/SIGTERM while starting (the portals may already accept connections): remembered, and
+  // the daemon stops as soon as it is up, exiting 0 like any graceful stop.
+  let pendingStop: NodeJS.Signals | null = null;
+  let onStop = (signal: NodeJS.Signals): void => {
+    if (pendingStop === null) logger.info({ signal }, `${signal} while starting: stopping once started`);
+    pendingStop = signal;
+  };
+  process.on('SIGINT', (signal) => onStop(signal));
+  process.on('SIGTERM', (signal) => onStop(signal));
 
   if (config.source === '<embedded default>') await mkdir(o.dataDir, { recursive: true });
   // The command line wins over `nocopy on|off` in the file; the default is no-copy.
@@ -340,8 +349,8 @@ export async function runCli(argv: readonly string[] = process.argv.slice(2)): P
         },
       );
     };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
+    onStop = onSignal;
+    if (pendingStop !== null) onSignal(pendingStop);
     onHangup = () => {
       if (stopping) logger.warn({ signal: 'SIGHUP' }, 'SIGHUP while stopping: ignored');
       else reload('SIGHUP').catch(() => {});
