@@ -31,6 +31,7 @@ import {
   verifyCommand,
   writeAndVerifyCommand,
 } from './sbc-integrity.js';
+import { unmapEnabled } from './lbp.js';
 import { logSense } from './log-pages.js';
 import { readDefectData } from './read-defect-data.js';
 import { MaintenanceIn, ScsiOpcode, ServiceActionIn16 } from './scsi-proto.js';
@@ -710,6 +711,7 @@ const ENTRIES: readonly CmdEntry[] = [
     serClass: SerClass.Write,
     extent: writeSameExtent,
     handler: writeSame,
+    offered: (lun) => lun.be.provisioning !== undefined,
   },
   {
     name: 'UNMAP',
@@ -722,6 +724,7 @@ const ENTRIES: readonly CmdEntry[] = [
     serClass: SerClass.Write,
     extent: unmapExtent,
     handler: unmap,
+    offered: (lun) => unmapEnabled(lun.be),
   },
   {
     name: 'WRITE SAME(16)',
@@ -734,6 +737,7 @@ const ENTRIES: readonly CmdEntry[] = [
     serClass: SerClass.Write,
     extent: writeSameExtent,
     handler: writeSame,
+    offered: (lun) => lun.be.provisioning !== undefined,
   },
   {
     name: 'GET LBA STATUS',

@@ -97,6 +97,29 @@ describe('REPORT SUPPORTED OPERATION CODES (SPC-4 §6.35)', () => {
     expect([...none.data]).toEqual([0, 0x01, 0, 0]);
   });
 
+  it('UNMAP and WRITE SAME are reported only on a LUN whose backend executes them', async () => {
+    const thin = new Harness({
+      lun: {
+        thinProvisioned: true,
+        provisioning: { unmap: true, lbprz: true, maxUnmapBlocks: 0xffffffff, maxUnmapDescriptors: 1024, unmapGranularity: 8, maxWriteSameBlocks: 0 },
+      },
+    });
+    await thin.clearUa();
+    const all = parseAll((await thin.exec(rsoc(0))).data, false).map((d) => d.opcode);
+    expect(all).toEqual(expect.arrayContaining([0x41, 0x42, 0x93]));
+    const unmap = await thin.exec(rsoc(1, 0x42));
+    expect(unmap.data[1]! & 0x07).toBe(0x03); // SUPPORT 011b
+    // A backend without provisioning support: not in the list, SUPPORT 001b, and UNMAP itself is
+    // INVALID COMMAND OPERATION CODE, exactly like a command the table does not have.
+    const plain = new Harness();
+    await plain.clearUa();
+    const list = parseAll((await plain.exec(rsoc(0))).data, false).map((d) => d.opcode);
+    for (const op of [0x41, 0x42, 0x93]) expect(list).not.toContain(op);
+    for (const op of [0x41, 0x42, 0x93]) expect([...(await plain.exec(rsoc(1, op))).data]).toEqual([0, 0x01, 0, 0]);
+    const r = await plain.exec(Buffer.from([0x42, 0, 0, 0, 0, 0, 0, 0, 24, 0]));
+    expect(r.senseData?.subarray(0, 18)).toEqual(Buffer.from([0x70, 0, 0x05, 0, 0, 0, 0, 10, 0, 0, 0, 0, 0x20, 0x00, 0, 0xc0, 0, 0]));
+  });
+
   it('one command with RCTD: CTDP and a timeouts descriptor after the usage data', async () => {
     const h = new Harness();
     await h.clearUa();
