@@ -11,8 +11,8 @@
  * dies of, exceptions escaping a session. With `--metrics ADDR:PORT` (or
  * `metrics-listen`) it serves Prometheus metrics (`metrics/start-metrics.ts`);
  * `--copy`/`--no-copy` win over `nocopy`. Sets
- * `UV_THREADPOOL_SIZE` (if unset) before the first asynchronous file
- * operation, since libuv sizes its threadpool on first use.
+ * `UV_THREADPOOL_SIZE` (if unset; `threadpool.ts`) before the first
+ * asynchronous file operation, since libuv sizes its threadpool on first use.
  *
  * Exit status: 0 success, 1 configuration or start-up error, 2 usage error.
  *
@@ -35,9 +35,8 @@ import { ADMIN_SOCKET_NAME } from './admin/protocol.js';
 import type { ReloadReport } from './reload/report.js';
 import { parseMetricsAddress, type MetricsServer } from './metrics/metrics-server.js';
 import { planMetrics, startMetricsServer } from './metrics/start-metrics.js';
+import { setDefaultUvThreadpoolSize } from './threadpool.js';
 
-/** Default libuv threadpool size for the file backends (libuv's own default is 4). */
-export const DEFAULT_UV_THREADPOOL_SIZE = '16';
 
 export const USAGE = `Usage: iscsi-target [options]
 
@@ -211,7 +210,7 @@ function levelOf(o: CliOptions, config: DaemonConfig): Level {
 /** Runs the command line; resolves with the exit status once the daemon stopped (or at once). */
 export async function runCli(argv: readonly string[] = process.argv.slice(2)): Promise<number> {
   // Before any asynchronous fs call: libuv reads it when it creates the threadpool.
-  process.env.UV_THREADPOOL_SIZE ??= DEFAULT_UV_THREADPOOL_SIZE;
+  setDefaultUvThreadpoolSize();
   const cmd = parseCli(argv);
   switch (cmd.kind) {
     case 'help':

@@ -8,6 +8,7 @@ import { checkConfiguration, parseCli, runCli, USAGE } from '../src/main.js';
 import { acquirePidfile, PidfileError } from '../src/pidfile.js';
 import { serialLt } from '../src/serial.js';
 import { guardConnection } from '../src/session-guard.js';
+import { defaultUvThreadpoolSize } from '../src/threadpool.js';
 import { TsihExhaustedError, TsihTable } from '../src/tsih-table.js';
 import { FakeConn } from './helpers/fake-conn.js';
 import { nopOutBhs } from './helpers/pdus.js';
@@ -195,5 +196,11 @@ describe('command line: --metrics', () => {
       kind: 'usage-error',
       message: '--metrics: invalid port "70000" in "127.0.0.1:70000" (expected 0-65535)',
     });
+  });
+});
+
+describe('defaultUvThreadpoolSize', () => {
+  it('is four threads per CPU, at least 8 and at most 128', () => {
+    expect([1, 2, 3, 4, 16, 32, 64].map((n) => defaultUvThreadpoolSize(n))).toEqual([8, 8, 12, 16, 64, 128, 128]);
   });
 });
