@@ -305,7 +305,14 @@ describe('zero-copy over the sim NIC: frontend + CTL + file backend', () => {
     const blocks = SEGMENT / BLOCK;
     const tags: number[] = [];
     for (let i = 0; i < 48; i++) tags.push(await env.read(i * blocks, blocks));
+    // File reads go through the libuv threadpool: wait until the pool is lent out and commands
+    // queue for it, then give it more time; nothing more may happen while completions stall.
+    await waitFor(
+      () => tags.filter((t) => env.done(t)).length >= POOL_SEGMENTS && env.pool.stats.waiters > 0,
+      'the pool lent out, later reads waiting',
+    );
     await settle(60);
+    await new Promise((r) => setTimeout(r, 50));
     const stats = env.pool.stats;
     expect(stats.allocated).toBe(POOL_SEGMENTS);
     expect(stats.inUse).toBe(POOL_SEGMENTS);
@@ -327,8 +334,7 @@ describe('zero-copy over the sim NIC: frontend + CTL + file backend', () => {
     const blocks = SEGMENT / BLOCK;
     const tags: number[] = [];
     for (let i = 0; i < 8; i++) tags.push(await env.read(i * blocks, blocks));
-    await settle(60);
-    expect(env.pool.stats.inUse).toBe(POOL_SEGMENTS);
+    await waitFor(() => env.pool.stats.inUse === POOL_SEGMENTS && env.pool.stats.waiters > 0, 'the pool lent out');
     const errors: unknown[] = [];
     const onError = (e: unknown) => errors.push(e);
     process.on('uncaughtException', onError);
@@ -336,6 +342,9 @@ describe('zero-copy over the sim NIC: frontend + CTL + file backend', () => {
       // A double completion would release a beio twice: RefCountError thrown from the callback.
       env.nic.reset();
       await env.session.closed;
+      // Reads still in the threadpool finish later; wait for the end state, then give double
+      // completions time to show up.
+      await waitFor(() => env.pool.stats.inUse === 0 && env.session.outstanding === 0, 'every buffer back after the reset');
       await settle(60);
     } finally {
       process.off('uncaughtException', onError);
