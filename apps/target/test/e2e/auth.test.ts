@@ -13,6 +13,20 @@ const STRANGER = `${IQN}:stranger`;
 
 const skip = !haveCommand('iscsi-inq') || !haveCommand('iscsi-ls') || e2ePeer() !== undefined;
 
+
+/**
+ * The daemon's log lines arrive through a pipe and may reach the test a little after the
+ * initiator has exited: polls `find` for up to 5 s and returns what it found (or undefined).
+ */
+async function logged<T>(find: () => T | undefined): Promise<T | undefined> {
+  for (let i = 0; i < 50; i++) {
+    const v = find();
+    if (v !== undefined) return v;
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  return find();
+}
+
 describe.skipIf(skip)('authentication and access control (libiscsi)', () => {
   let target: TargetHandle;
   let dir: string;
@@ -78,7 +92,7 @@ target ${IQN}:open { auth-type none; portal-group pg0; portal-group moved; porta
     const r = await inq(`iscsi://alice%alicesecret12@${host}:${port}/${IQN}:chap/0`);
     expect(r.code, r.stderr + r.stdout).toBe(0);
     expect(r.stdout).toMatch(/^Peripheral Device Type:DIRECT_ACCESS$/m);
-    const ok = target.logs.json().find((l) => typeof l.msg === 'string' && l.msg.includes(`logged in to ${IQN}:chap`));
+    const ok = await logged(() => target.logs.json().find((l) => typeof l.msg === 'string' && l.msg.includes(`logged in to ${IQN}:chap`)));
     expect(ok).toMatchObject({ initiator: ALLOWED });
     expect(String(ok!.peer)).toMatch(/^127\.0\.0\.1:\d+$/);
   });
@@ -91,7 +105,9 @@ target ${IQN}:open { auth-type none; portal-group pg0; portal-group moved; porta
     const none = await inq(`iscsi://${host}:${port}/${IQN}:chap/0`);
     expect(none.code).not.toBe(0);
     expect(none.stdout + none.stderr).toMatch(/[Aa]uthentication failure|513|0x0201/);
-    const failed = target.logs.json().filter((l) => typeof l.msg === 'string' && l.msg.startsWith('login failed:') && l.target === `${IQN}:chap`);
+    const failures = () => target.logs.json().filter((l) => typeof l.msg === 'string' && l.msg.startsWith('login failed:') && l.target === `${IQN}:chap`);
+    await logged(() => (failures().length >= 2 ? true : undefined));
+    const failed = failures();
     expect(failed.length).toBeGreaterThanOrEqual(2);
     expect(failed[0]).toMatchObject({ initiator: ALLOWED, address: '127.0.0.1', status: 'AuthenticationFailure (0x0201)' });
     expect(target.alive()).toBe(true);
@@ -147,7 +163,7 @@ target ${IQN}:open { auth-type none; portal-group pg0; portal-group moved; porta
   it('portal-group redirect: libiscsi follows 0x0101 TargetAddress to the other portal', async () => {
     const r = await inq(`iscsi://${host}:${port2}/${IQN}:open/0`);
     expect(r.code, r.stderr + r.stdout).toBe(0);
-    const redirected = target.logs.json().find((l) => typeof l.msg === 'string' && l.msg.startsWith('login redirected:'));
+    const redirected = await logged(() => target.logs.json().find((l) => typeof l.msg === 'string' && l.msg.startsWith('login redirected:')));
     expect(redirected).toMatchObject({ status: 'TargetMovedTemporarily (0x0101)' });
     expect(target.alive()).toBe(true);
   });
