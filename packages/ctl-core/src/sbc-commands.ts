@@ -18,49 +18,9 @@ import {
 } from './command.js';
 import type { IoState } from './io-state.js';
 import { dataOutBlocks } from './sbc-integrity.js';
+import { decodeExtent, writeUInt64 } from './extent.js';
 import { ScsiOpcode } from './scsi-proto.js';
 import { lbprzReported } from './lbp.js';
-
-/** A decoded LBA extent. */
-interface Extent {
-  lba: number;
-  blocks: number;
-  /** CDB byte holding the TRANSFER LENGTH / NUMBER OF BLOCKS field. */
-  lengthByte: number;
-}
-
-const TWO_POW_32 = 0x1_0000_0000;
-
-/**
- * Decodes LBA and length of a READ/WRITE/VERIFY/SYNCHRONIZE CACHE CDB
- * (SBC-3). A 64-bit LBA above 2^53 decodes to an imprecise but still
- * out-of-range number.
- */
-export function decodeExtent(cdb: Buffer): Extent {
-  switch (cdb[0] ?? 0) {
-    case ScsiOpcode.Read6:
-    case ScsiOpcode.Write6: {
-      // SBC-3 READ(6): a TRANSFER LENGTH of 0 means 256 blocks.
-      const lba = (((cdb[1] ?? 0) & 0x1f) << 16) | ((cdb[2] ?? 0) << 8) | (cdb[3] ?? 0);
-      return { lba, blocks: cdb[4] === 0 ? 256 : (cdb[4] ?? 0), lengthByte: 4 };
-    }
-    case ScsiOpcode.Read10:
-    case ScsiOpcode.Write10:
-    case ScsiOpcode.Verify10:
-    case ScsiOpcode.SynchronizeCache10:
-      return { lba: cdb.readUInt32BE(2), blocks: cdb.readUInt16BE(7), lengthByte: 7 };
-    case ScsiOpcode.Read12:
-    case ScsiOpcode.Write12:
-      return { lba: cdb.readUInt32BE(2), blocks: cdb.readUInt32BE(6), lengthByte: 6 };
-    default:
-      // READ(16), WRITE(16), VERIFY(16), SYNCHRONIZE CACHE(16).
-      return {
-        lba: cdb.readUInt32BE(2) * TWO_POW_32 + cdb.readUInt32BE(6),
-        blocks: cdb.readUInt32BE(10),
-        lengthByte: 10,
-      };
-  }
-}
 
 /** Records the extent on the I/O state for ordering (ser-table.ts). */
 export function rwExtent(state: IoState): void {
@@ -154,8 +114,7 @@ export function readCapacity16(state: IoState, host: CommandHost): void {
   const be = lun.be;
   const data = Buffer.alloc(READ_CAPACITY_16_LENGTH);
   const lastLba = Math.max(0, be.numBlocks - 1);
-  data.writeUInt32BE(Math.floor(lastLba / TWO_POW_32), 0);
-  data.writeUInt32BE(lastLba % TWO_POW_32, 4);
+  writeUInt64(data, lastLba, 0);
   data.writeUInt32BE(be.blockSize, 8);
   data[12] = 0; // P_TYPE = 0, PROT_EN = 0
   data[13] = be.physicalBlockExponent & 0x0f; // LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT

@@ -29,38 +29,16 @@ import {
   type CommandHost,
 } from './command.js';
 import type { IoState } from './io-state.js';
+import { decodeExtent, readUInt64, type Extent } from './extent.js';
 import { Asc, ScsiOpcode, SenseKey } from './scsi-proto.js';
 
 /** MAXIMUM COMPARE AND WRITE LENGTH (SBC-3 Block Limits VPD page, byte 5): the 8-bit field's maximum. */
 export const MAX_COMPARE_AND_WRITE_BLOCKS = 255;
 
-/** A decoded LBA extent and where its length field sits in the CDB. */
-interface Extent {
-  lba: number;
-  blocks: number;
-  lengthByte: number;
-}
-
-const TWO_POW_32 = 0x1_0000_0000;
-
-/**
- * LBA and length by CDB size, from the opcode's group code (SPC-4 §4.3.2):
- * 10-byte commands (groups 1 and 2), 16-byte (group 4), 12-byte (group 5).
- * COMPARE AND WRITE has a one-byte NUMBER OF LOGICAL BLOCKS at byte 13.
- */
+/** LBA and length: as any block command (extent.ts), but COMPARE AND WRITE has a one-byte NUMBER OF LOGICAL BLOCKS at byte 13. */
 export function integrityExtent(cdb: Buffer): Extent {
-  const op = cdb[0] ?? 0;
-  if (op === ScsiOpcode.CompareAndWrite) {
-    return { lba: cdb.readUInt32BE(2) * TWO_POW_32 + cdb.readUInt32BE(6), blocks: cdb[13] ?? 0, lengthByte: 13 };
-  }
-  const group = op >> 5;
-  if (group === 1 || group === 2) return { lba: cdb.readUInt32BE(2), blocks: cdb.readUInt16BE(7), lengthByte: 7 };
-  if (group === 5) return { lba: cdb.readUInt32BE(2), blocks: cdb.readUInt32BE(6), lengthByte: 6 };
-  return {
-    lba: cdb.readUInt32BE(2) * TWO_POW_32 + cdb.readUInt32BE(6),
-    blocks: cdb.readUInt32BE(10),
-    lengthByte: 10,
-  };
+  if (cdb[0] === ScsiOpcode.CompareAndWrite) return { lba: readUInt64(cdb, 2), blocks: cdb[13] ?? 0, lengthByte: 13 };
+  return decodeExtent(cdb);
 }
 
 /** Records the extent on the I/O state for ordering (ser-table.ts). */

@@ -20,6 +20,7 @@ import {
   type CommandHost,
 } from './command.js';
 import type { IoState } from './io-state.js';
+import { readUInt64 } from './extent.js';
 import { unmapEnabled } from './lbp.js';
 import { Asc, SenseKey } from './scsi-proto.js';
 
@@ -28,7 +29,6 @@ export const UNMAP_HEADER_LENGTH = 8;
 /** Size of one UNMAP block descriptor. */
 export const UNMAP_DESCRIPTOR_LENGTH = 16;
 
-const TWO_POW_32 = 0x1_0000_0000;
 
 /**
  * Ordering extent of UNMAP: the whole medium (the descriptors are only known
@@ -84,7 +84,7 @@ function unmapParameters(state: IoState, host: CommandHost, data: Buffer): void 
   for (let i = 0; i < count; i++) {
     const off = UNMAP_HEADER_LENGTH + i * UNMAP_DESCRIPTOR_LENGTH;
     // A 64-bit LBA at or above 2^53 decodes to an imprecise but still out-of-range number.
-    const lba = data.readUInt32BE(off) * TWO_POW_32 + data.readUInt32BE(off + 4);
+    const lba = readUInt64(data, off);
     const blocks = data.readUInt32BE(off + 8);
     // SBC-3 §5.28.3: an extent past the last LBA is LOGICAL BLOCK ADDRESS OUT OF RANGE.
     if (lba + blocks > be.numBlocks) return lbaOutOfRange(state, host);

@@ -14,27 +14,12 @@
 import { checkCondition, invalidFieldInCdb, lbaOutOfRange, type CommandHost } from './command.js';
 import type { IoState } from './io-state.js';
 import { unmapEnabled, WSNZ } from './lbp.js';
+import { decodeExtent } from './extent.js';
 import { Asc, ScsiOpcode, SenseKey } from './scsi-proto.js';
-
-const TWO_POW_32 = 0x1_0000_0000;
-
-interface WriteSameCdb {
-  lba: number;
-  blocks: number;
-  /** CDB byte of NUMBER OF LOGICAL BLOCKS. */
-  lengthByte: number;
-}
-
-function decode(cdb: Buffer): WriteSameCdb {
-  if (cdb[0] === ScsiOpcode.WriteSame10) {
-    return { lba: cdb.readUInt32BE(2), blocks: cdb.readUInt16BE(7), lengthByte: 7 };
-  }
-  return { lba: cdb.readUInt32BE(2) * TWO_POW_32 + cdb.readUInt32BE(6), blocks: cdb.readUInt32BE(10), lengthByte: 10 };
-}
 
 /** Ordering extent of WRITE SAME: the range written (0 blocks = through the last LBA). */
 export function writeSameExtent(state: IoState): void {
-  const { lba, blocks } = decode(state.io.cdb);
+  const { lba, blocks } = decodeExtent(state.io.cdb);
   const numBlocks = state.lun?.be.numBlocks ?? 0;
   state.lba = lba;
   state.blocks = blocks === 0 ? Math.max(0, numBlocks - lba) : blocks;
@@ -65,7 +50,7 @@ export function writeSame(state: IoState, host: CommandHost): void {
   if (anchor) return invalidFieldInCdb(state, host, 1, 4);
   // SBC-3 §5.41: UNMAP = 1 on a LUN whose LBPWS / LBPWS10 bit is 0 is an invalid field in the CDB.
   if (unmap && !unmapEnabled(be)) return invalidFieldInCdb(state, host, 1, 3);
-  const { lba, blocks: requested, lengthByte } = decode(cdb);
+  const { lba, blocks: requested, lengthByte } = decodeExtent(cdb);
   let blocks = requested;
   if (requested === 0) {
     // SBC-3 §5.41 / §6.5.3: with WSNZ = 0, zero blocks means through the last LBA;
