@@ -23,6 +23,7 @@ import { stat } from 'node:fs/promises';
 import { statSync } from 'node:fs';
 import type { BackendLun, PrStore } from '@iscsi-target/ctl-core';
 import {
+  BackendOpenError,
   FilePrStore,
   FileBackend,
   RamdiskBackend,
@@ -103,8 +104,12 @@ export async function openLun(lun: LunConfig, options: OpenLunOptions): Promise<
     return await FileBackend.open(f);
   } catch (e) {
     if (e instanceof LunOpenError) throw e;
-    const what = lun.backend === 'block' ? `cannot open ${lun.path}` : 'cannot create the RAM disk';
-    throw new LunOpenError(`${where(lun)}lun "${lun.name}": ${what}: ${(e as Error).message}`, { cause: e });
+    // A backend's open error already says "cannot open PATH ...": do not say it twice.
+    const detail =
+      e instanceof BackendOpenError
+        ? e.message
+        : `${lun.backend === 'block' ? `cannot open ${lun.path}` : 'cannot create the RAM disk'}: ${(e as Error).message}`;
+    throw new LunOpenError(`${where(lun)}lun "${lun.name}": ${detail}`, { cause: e });
   }
 }
 

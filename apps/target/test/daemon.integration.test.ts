@@ -217,6 +217,19 @@ describe('TargetDaemon over loopback TCP', () => {
     expect(daemon.portals()).toEqual([]);
   });
 
+  it('does not create a missing read-only LUN file even with a size, and says so once', async () => {
+    const missing = join(dir, 'missing-ro.img');
+    const config = conf(`target iqn.2026-11.org.nodejs-iscsi:ro { auth-type none; portal-group pg0; lun 0 { path ${missing}; size 4M; option readonly on } }`);
+    const daemon = new TargetDaemon(config);
+    const err = await daemon.start().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(LunOpenError);
+    const msg = (err as Error).message;
+    expect(msg).toMatch(/ctl\.conf:\d+:\d+: lun "iqn\.2026-11\.org\.nodejs-iscsi:ro,lun,0": cannot open .*missing-ro\.img \(a read-only LUN is never created: create the file first\): ENOENT/);
+    expect(msg.split('cannot open').length - 1).toBe(1);
+    expect(existsSync(missing)).toBe(false);
+    expect(daemon.portals()).toEqual([]);
+  });
+
   it('creates a missing LUN file that has a size, sparse (as ctld/ctl-block)', async () => {
     const { statSync } = await import('node:fs');
     const created = join(dir, 'created.img');

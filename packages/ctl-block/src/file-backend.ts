@@ -325,7 +325,15 @@ export class FileBackend implements BackendLun {
         }
       }
     } catch (err) {
-      const hint = errnoOf(err) === 'ENOENT' ? ' (give size to create it)' : '';
+      // What would have created it: a size (read-write LUNs only).
+      const hint =
+        errnoOf(err) !== 'ENOENT'
+          ? ''
+          : readOnly
+            ? ' (a read-only LUN is never created: create the file first)'
+            : requested === undefined
+              ? ' (give size to create it)'
+              : '';
       throw new BackendOpenError(`cannot open ${path}${hint}: ${(err as Error).message}`, { cause: err });
     }
 
