@@ -926,7 +926,10 @@ export class TargetDaemon {
       serial: null,
       deviceId: null,
       ctlLun: spec.ctlLun ?? null,
-      options: new Map(spec.readOnly === true ? [['readonly', 'on']] : []),
+      options: new Map([
+        ...(spec.readOnly === true ? ([['readonly', 'on']] as const) : []),
+        ...(spec.removable === true ? ([['removable', 'on']] as const) : []),
+      ]),
       create: true,
       pos: { file: '<admin>', line: 0, col: 0 },
     };
@@ -939,7 +942,7 @@ export class TargetDaemon {
     let id: number;
     try {
       const prStore = prStoreFor(config);
-      id = ctl.addLun(be, config.ctlLun ?? undefined, prStore ? { prStore, inventoryUa: false } : { inventoryUa: false });
+      id = ctl.addLun(be, config.ctlLun ?? undefined, { ...ctlLunOptions(config), ...(prStore ? { prStore } : {}), inventoryUa: false });
     } catch (e) {
       await be.shutdown().catch(() => {});
       throw new AdminError(`cannot add the LUN: ${(e as Error).message}`);
@@ -1064,6 +1067,8 @@ export interface AdminLunSpec {
   blockSize?: number;
   ctlLun?: number;
   readOnly?: boolean;
+  /** A removable medium (RMB = 1; PREVENT ALLOW MEDIUM REMOVAL, eject and load). */
+  removable?: boolean;
   /** Map it to this target (its every portal group) as LUN `lun` (default 0). */
   target?: string;
   lun?: number;

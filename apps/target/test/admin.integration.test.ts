@@ -178,6 +178,24 @@ describe('iscsi-target-ctl', () => {
     expect((await ctl(['lun', 'create', '--backend', 'ramdisk', '--size', '1M', '--target', TARGET, '--lun', '0'])).err).toBe(`iscsi-target-ctl: target ${TARGET} already has a LUN 0\n`);
   });
 
+  it('lun create --removable: the initiator sees a removable medium (INQUIRY RMB) it can eject', async () => {
+    const s = await login();
+    expect((await ctl(['lun', 'create', '--backend', 'ramdisk', '--size', '1M', '--name', 'cd', '--removable', '--target', TARGET, '--lun', '7'])).code).toBe(0);
+    const inq = Buffer.from([0x12, 0, 0, 0, 36, 0]);
+    const r = await rawScsiCommand(s, inq, { lun: 7, readLength: 36 });
+    expect(r.status).toBe(0);
+    expect(r.data[1]! & 0x80).toBe(0x80); // RMB
+    // PREVENT ALLOW MEDIUM REMOVAL is offered on it (GOOD after the LUN's POWER ON unit attention).
+    const pa = Buffer.from([0x1e, 0, 0, 0, 0, 0]);
+    const first = await rawScsiCommand(s, pa, { lun: 7 });
+    expect([first.status, first.senseKey, first.asc]).toEqual([2, 6, 0x29]);
+    expect((await rawScsiCommand(s, pa, { lun: 7 })).status).toBe(0);
+    // The configured disk LUN 0 is not removable.
+    const d = await rawScsiCommand(s, inq, { lun: 0, readLength: 36 });
+    expect(d.data[1]! & 0x80).toBe(0);
+    expect((await ctl(['lun', 'remove', 'cd'])).code).toBe(0);
+  });
+
   it('session list (negotiated parameters) and session kill', async () => {
     const s = await login();
     const list = (await json(['session', 'list'])) as Array<Record<string, unknown>>;

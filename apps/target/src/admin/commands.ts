@@ -63,6 +63,7 @@ export function adminHandler(ctx: AdminContext): AdminHandler {
         const lun = argOptInt(a, 'lun');
         if (lun !== undefined) spec.lun = lun;
         if (a['readOnly'] === true) spec.readOnly = true;
+        if (a['removable'] === true) spec.removable = true;
         return d.createLun(spec);
       }
       case AdminCommand.LunRemove:

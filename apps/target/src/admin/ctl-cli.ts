@@ -32,7 +32,7 @@ Talks to a running iscsi-target over its admin socket (default:
 Commands:
   lun list                              LUNs with size, backend, mappings
   lun create --backend ramdisk|file [--size SIZE] [--path FILE] [--name NAME]
-             [--blocksize N] [--ctl-lun ID] [--target IQN [--lun N]] [--readonly]
+             [--blocksize N] [--ctl-lun ID] [--target IQN [--lun N]] [--readonly] [--removable]
                                         create a LUN (a missing file is created sparse)
   lun remove NAME|ID                    remove a LUN created with "lun create"
   lun resize NAME|ID SIZE               resize (CAPACITY DATA HAS CHANGED)
@@ -203,6 +203,7 @@ export async function runCtl(argv: readonly string[], io: CtlIo = defaultIo, cwd
         target: { type: 'string' },
         lun: { type: 'string' },
         readonly: { type: 'boolean' },
+        removable: { type: 'boolean' },
         count: { type: 'string', short: 'n' },
         wait: { type: 'string', short: 'w' },
       },
@@ -244,6 +245,7 @@ export async function runCtl(argv: readonly string[], io: CtlIo = defaultIo, cwd
         if (v.target !== undefined) args['target'] = v.target;
         if (v.lun !== undefined) args['lun'] = intOf(v.lun, 'LUN number');
         if (v.readonly === true) args['readOnly'] = true;
+        if (v.removable === true) args['removable'] = true;
         plan = async (c) => show(await c.request(AdminCommand.LunCreate, args), (l: AdminLunInfo) => `created lun "${l.name}" (CTL LUN ${l.ctlLun}, ${formatSize(l.size)})\n`);
         break;
       }
