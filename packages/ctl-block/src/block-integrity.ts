@@ -76,6 +76,33 @@ async function withPiece<T>(
 }
 
 /**
+ * Receives the Data-Out of `blocks` blocks at `lba` piece by piece (at most
+ * `maxIoSize` each) and hands each piece to `use` with its byte offset on the
+ * medium and within the transfer. Resolves true when every piece was used and
+ * `use` returned true; false as soon as a transfer failed or `use` returned
+ * false (sense already set).
+ */
+async function forEachDataOutPiece(
+  engine: IntegrityEngine,
+  io: ScsiIo,
+  lba: number,
+  blocks: number,
+  ctl: CtlBackendServices,
+  use: (data: readonly Buffer[], mediumOffset: number, done: number, length: number) => Promise<boolean>,
+): Promise<boolean> {
+  const start = lba * engine.blockSize;
+  const total = blocks * engine.blockSize;
+  for (let done = 0; done < total; ) {
+    const length = Math.min(engine.maxIoSize, total - done);
+    const at = done;
+    const ok = await withPiece(engine, io, length, at, ctl, (data) => use(data, start + at, at, length));
+    if (ok !== true) return false;
+    done += length;
+  }
+  return true;
+}
+
+/**
  * Compares the medium at `lba` with Data-Out starting at `relBase`, piece by
  * piece. Returns true if all bytes matched; false if the command must stop
  * (MISCOMPARE or a transfer failure, sense set).
@@ -162,30 +189,24 @@ export async function writeAndVerify(
     ctl.setWriteProtected(io);
     return;
   }
-  const start = lba * engine.blockSize;
-  const total = blocks * engine.blockSize;
-  for (let done = 0; done < total; ) {
-    const length = Math.min(engine.maxIoSize, total - done);
-    const ok = await withPiece(engine, io, length, done, ctl, async (data) => {
-      await engine.store.write(data, start + done);
-      if (!bytchk) return true;
-      // SBC-3 WRITE AND VERIFY: the verification is of the medium, so the data must be on it first.
-      await engine.store.flush();
-      const medium = await engine.store.readPiece(start + done, length);
-      try {
-        const diff = sgFirstDifference(medium.sgList, data);
-        if (diff >= 0) {
-          ctl.setMiscompare(io, done + diff);
-          return false;
-        }
-      } finally {
-        medium.ref(medium.arg, -1);
+  const written = await forEachDataOutPiece(engine, io, lba, blocks, ctl, async (data, at, done, length) => {
+    await engine.store.write(data, at);
+    if (!bytchk) return true;
+    // SBC-3 WRITE AND VERIFY: the verification is of the medium, so the data must be on it first.
+    await engine.store.flush();
+    const medium = await engine.store.readPiece(at, length);
+    try {
+      const diff = sgFirstDifference(medium.sgList, data);
+      if (diff >= 0) {
+        ctl.setMiscompare(io, done + diff);
+        return false;
       }
-      return true;
-    });
-    if (ok !== true) return;
-    done += length;
-  }
+    } finally {
+      medium.ref(medium.arg, -1);
+    }
+    return true;
+  });
+  if (!written) return;
   // SBC-3 WRITE AND VERIFY: the logical blocks are verified on the medium: make them durable.
   await engine.store.flush();
   ctl.setSuccess(io);
@@ -204,24 +225,18 @@ export async function orWrite(
     ctl.setWriteProtected(io);
     return;
   }
-  const start = lba * engine.blockSize;
-  const total = blocks * engine.blockSize;
-  for (let done = 0; done < total; ) {
-    const length = Math.min(engine.maxIoSize, total - done);
-    const ok = await withPiece(engine, io, length, done, ctl, async (data) => {
-      const medium = await engine.store.readPiece(start + done, length);
-      let result: Buffer;
-      try {
-        result = sgOr(medium.sgList, data, length);
-      } finally {
-        medium.ref(medium.arg, -1);
-      }
-      await engine.store.write([result], start + done);
-      return true;
-    });
-    if (ok !== true) return;
-    done += length;
-  }
+  const written = await forEachDataOutPiece(engine, io, lba, blocks, ctl, async (data, at, _done, length) => {
+    const medium = await engine.store.readPiece(at, length);
+    let result: Buffer;
+    try {
+      result = sgOr(medium.sgList, data, length);
+    } finally {
+      medium.ref(medium.arg, -1);
+    }
+    await engine.store.write([result], at);
+    return true;
+  });
+  if (!written) return;
   if (fua || !engine.writeCache) await engine.store.flush();
   ctl.setSuccess(io);
 }
