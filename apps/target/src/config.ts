@@ -11,6 +11,7 @@
  * What it does not do: no opening of LUNs or sockets; reload only calls
  * it again (`main.ts`, `reload/`).
  */
+import type { PlugPointNames } from './plug-points.js';
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { ConfigError, ConfigErrorCode } from './config/errors.js';
@@ -26,7 +27,7 @@ export { parseListenAddress, formatHostPort, ISCSI_PORT, type ListenAddress } fr
 export { parseSize, formatSize } from './config/size.js';
 
 /** Reads and checks a configuration file. Throws `ConfigError`. */
-export async function loadConfigFile(path: string): Promise<DaemonConfig> {
+export async function loadConfigFile(path: string, plugPoints?: PlugPointNames): Promise<DaemonConfig> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -34,14 +35,14 @@ export async function loadConfigFile(path: string): Promise<DaemonConfig> {
     const reason = e instanceof Error ? e.message : String(e);
     throw new ConfigError(ConfigErrorCode.Io, null, `${path}: cannot read the configuration: ${reason}`, { cause: e });
   }
-  return resolvePaths(parseConfig(text, path), dirname(resolve(path)));
+  return resolvePaths(parseConfig(text, path, plugPoints), dirname(resolve(path)));
 }
 
 /** Makes relative LUN paths and the pidfile absolute, relative to `base`. */
 export function resolvePaths(config: DaemonConfig, base: string): DaemonConfig {
   const abs = (p: string): string => (isAbsolute(p) ? p : resolve(base, p));
   const luns = new Map<string, LunConfig>();
-  for (const [name, lun] of config.luns) luns.set(name, lun.path === null ? lun : { ...lun, path: abs(lun.path) });
+  for (const [name, lun] of config.luns) luns.set(name, lun.path === null || !lun.pathIsFile ? lun : { ...lun, path: abs(lun.path) });
   return {
     ...config,
     pidfile: config.pidfile === null ? null : abs(config.pidfile),

@@ -41,9 +41,9 @@
  */
 import { Ctl } from '@iscsi-target/ctl-core';
 import { IscsiFrontend, TargetState, type HandoffParams, type IscsiSession, type SessionInfo } from '@iscsi-target/ctl-frontend-iscsi';
-import { IclRegistry, type IclConn, type IclDriver, type NicConn, type NicDriver, type NicListener } from '@iscsi-target/icl-core';
-import { tcpNicDriver } from '@iscsi-target/icl-offload-kpi';
-import { registerSoftDriver } from '@iscsi-target/icl-soft';
+import type { IclRegistry} from '@iscsi-target/icl-core';
+import { type IclConn, type IclDriver, type NicConn, type NicDriver, type NicListener } from '@iscsi-target/icl-core';
+import { PlugPoints } from './plug-points.js';
 import { formatPos } from './config/errors.js';
 import { formatHostPort } from './config/listen-address.js';
 import type { DaemonConfig, LunConfig, PortalGroupConfig } from './config/model.js';
@@ -71,7 +71,15 @@ export class StartError extends Error {
 
 export interface TargetDaemonOptions extends DaemonOptions {
   logger?: Logger;
-  /** NIC driver for the portals (default: `tcp`). */
+  /**
+   * The ICL drivers, NIC drivers and backends configurations may name
+   * (default: `PlugPoints.create()`: the built-ins and whatever the process
+   * registered).
+   */
+  plugPoints?: PlugPoints;
+  /** NIC driver (registered name) of every portal group without `nic NAME` (`--nic`; default: the highest-priority available one). */
+  defaultNic?: string;
+  /** A NIC driver instance for every portal group without `nic NAME`, bypassing the registry (tests, embedders). */
   nicDriver?: NicDriver;
   /** Extra ICL drivers (offload), registered next to the soft driver. */
   iclDrivers?: readonly IclDriver[];
@@ -94,6 +102,8 @@ interface ListenerEntry {
   /** The address as configured (port 0 = ephemeral). */
   readonly addr: ListenAddress;
   readonly listener: NicListener;
+  /** The registered name of the NIC driver that listens. */
+  readonly nic: string;
 }
 
 function addrKey(a: ListenAddress): string {
@@ -110,9 +120,11 @@ interface QueuedConn {
 export class TargetDaemon {
   #config: DaemonConfig;
   readonly #log: Logger;
-  readonly #opts: Required<Pick<DaemonOptions, 'noCopy' | 'maxLoginTextLength' | 'maxQueuedLogins' | 'stopGraceMs' | 'authFailureDelayMs'>> & DaemonOptions;
-  readonly #nicDriver: NicDriver;
-  readonly #registry = new IclRegistry();
+  readonly #opts: Required<Pick<DaemonOptions, 'noCopy' | 'maxLoginTextLength' | 'maxQueuedLogins' | 'stopGraceMs' | 'authFailureDelayMs'>> & TargetDaemonOptions;
+  readonly #plug: PlugPoints;
+  readonly #registry: IclRegistry;
+  /** NIC drivers created so far, by lower-cased registered name. */
+  readonly #nicDrivers = new Map<string, NicDriver>();
   readonly #tsih = new TsihTable();
   #catalog: DiscoveryCatalog;
   /** Portal group tag → portal group. */
@@ -140,10 +152,10 @@ export class TargetDaemon {
     this.#config = config;
     this.#log = options.logger ?? nullLogger;
     this.#opts = { ...DAEMON_DEFAULTS, ...options };
-    this.#nicDriver = options.nicDriver ?? tcpNicDriver;
+    this.#plug = options.plugPoints ?? PlugPoints.create();
+    this.#registry = this.#plug.icl;
     this.#catalog = new DiscoveryCatalog(config);
     for (const pg of config.portalGroups.values()) this.#pgByTag.set(pg.tag, pg);
-    registerSoftDriver(this.#registry);
     for (const d of options.iclDrivers ?? []) this.#registry.register(d);
   }
 
@@ -162,6 +174,46 @@ export class TargetDaemon {
 
   get registry(): IclRegistry {
     return this.#registry;
+  }
+
+  /** The registries this daemon chooses ICL drivers, NIC drivers and backends from. */
+  get plugPoints(): PlugPoints {
+    return this.#plug;
+  }
+
+  /**
+   * The NIC driver of `pg`: its `nic NAME`, else `defaultNic`/`nicDriver`,
+   * else the highest-priority available one. Throws `Error` (with the
+   * portal group's position) when the named driver is unknown or unavailable.
+   */
+  #nicFor(pg: PortalGroupConfig): NicDriver {
+    if (pg.nic === null && this.#opts.nicDriver !== undefined) return this.#opts.nicDriver;
+    const name = pg.nic ?? this.#opts.defaultNic;
+    let d;
+    try {
+      d = this.#plug.nic.find(name);
+    } catch (e) {
+      throw new Error(`${formatPos(pg.pos)}: portal-group "${pg.name}": ${(e as Error).message}`, { cause: e });
+    }
+    const why = d.available();
+    if (why !== null) throw new Error(`${formatPos(pg.pos)}: portal-group "${pg.name}": NIC driver "${d.name}" is not available: ${why}`);
+    const key = d.name.toLowerCase();
+    let drv = this.#nicDrivers.get(key);
+    if (drv === undefined) {
+      drv = d.create();
+      this.#nicDrivers.set(key, drv);
+    }
+    return drv;
+  }
+
+  /** The registered name of `pg`'s NIC driver (for logs and the admin CLI). */
+  nicNameOf(pg: PortalGroupConfig): string {
+    if (pg.nic === null && this.#opts.nicDriver !== undefined) return this.#opts.nicDriver.name;
+    try {
+      return this.#plug.nic.find(pg.nic ?? this.#opts.defaultNic).name;
+    } catch {
+      return pg.nic ?? this.#opts.defaultNic ?? '?';
+    }
   }
 
   /** Logins and discovery sessions in progress (bounded by `maxproc`). */
@@ -205,6 +257,11 @@ export class TargetDaemon {
       } catch {
         throw new StartError(`${formatPos(pg.pos)}: portal-group "${pg.name}": ICL driver "${pg.offload}" is not available (known: ${this.#registry.names().join(', ')})`);
       }
+      try {
+        this.#nicFor(pg);
+      } catch (e) {
+        throw new StartError((e as Error).message, { cause: e });
+      }
     }
 
     const ctl = new Ctl();
@@ -212,7 +269,7 @@ export class TargetDaemon {
     const used = new Map<string, LunConfig>();
     for (const t of config.targets) for (const l of t.luns.values()) used.set(l.name, l);
     for (const lun of used.values()) {
-      const be = meterBackend(await openLun(lun, { copyMode: !this.#opts.noCopy }));
+      const be = meterBackend(await openLun(lun, { copyMode: !this.#opts.noCopy, backends: this.#plug.backends }));
       let id: number;
       try {
         const prStore = prStoreFor(lun);
@@ -241,7 +298,7 @@ export class TargetDaemon {
                 ? 'zero-fill'
                 : 'deallocate',
         },
-        `LUN ${lun.backend === 'block' ? lun.path! : 'ramdisk'}: ${formatSize(be.numBlocks * be.blockSize)}, ${be.blockSize}-byte blocks${be.readOnly ? ', read-only' : ''}`,
+        `LUN ${lun.path ?? lun.backend}: ${formatSize(be.numBlocks * be.blockSize)}, ${be.blockSize}-byte blocks${be.readOnly ? ', read-only' : ''}`,
       );
     }
 
@@ -283,8 +340,8 @@ export class TargetDaemon {
           throw new StartError(`${formatPos(pg.pos)}: portal-group "${pg.name}": cannot listen on ${formatHostPort(addr.host, addr.port)}: ${(e as Error).message}`, { cause: e });
         }
         this.#log.info(
-          { portalGroup: pg.name, tag: pg.tag, address: formatHostPort(addr.host, listener.port), offload: pg.offload, discovery: pg.discoveryAuth === 'none' },
-          `listening on ${formatHostPort(addr.host, listener.port)} (portal group ${pg.name}, tag ${pg.tag})`,
+          { portalGroup: pg.name, tag: pg.tag, address: formatHostPort(addr.host, listener.port), offload: pg.offload, nic: this.nicNameOf(pg), discovery: pg.discoveryAuth === 'none' },
+          `listening on ${formatHostPort(addr.host, listener.port)} (portal group ${pg.name}, tag ${pg.tag}, NIC driver ${this.nicNameOf(pg)})`,
         );
       }
     }
@@ -556,8 +613,8 @@ export class TargetDaemon {
 
   /** Listens on `addr` for `pg`; the entry's `pg` is what accepted connections use. */
   async #openPortal(pg: PortalGroupConfig, addr: ListenAddress): Promise<ListenerEntry> {
-    const entry: { pg: PortalGroupConfig; host: string; addr: ListenAddress; listener: NicListener | null } = { pg, host: addr.host, addr, listener: null };
-    entry.listener = await this.#nicDriver.listen({ host: addr.host, port: addr.port }, (nic) => this.#accept(entry.pg, nic));
+    const entry: { pg: PortalGroupConfig; host: string; addr: ListenAddress; listener: NicListener | null; nic: string } = { pg, host: addr.host, addr, listener: null, nic: this.nicNameOf(pg) };
+    entry.listener = await this.#nicFor(pg).listen({ host: addr.host, port: addr.port }, (nic) => this.#accept(entry.pg, nic));
     return entry as ListenerEntry;
   }
 
@@ -619,6 +676,11 @@ export class TargetDaemon {
       } catch {
         throw new ReloadError(`${formatPos(pg.pos)}: portal-group "${pg.name}": ICL driver "${pg.offload}" is not available (known: ${this.#registry.names().join(', ')})`);
       }
+      try {
+        this.#nicFor(pg);
+      } catch (e) {
+        throw new ReloadError((e as Error).message, { cause: e });
+      }
     }
     const replaced = diff.luns.changed.filter((c) => c.kind === 'replace');
     const toOpen = [...diff.luns.added, ...replaced.map((c) => c.new)];
@@ -632,7 +694,7 @@ export class TargetDaemon {
     const opened = new Map<string, MeteredLun>();
     const newListeners: ListenerEntry[] = [];
     try {
-      for (const l of toOpen) opened.set(l.name, meterBackend(await openLun(l, { copyMode: !this.#opts.noCopy })));
+      for (const l of toOpen) opened.set(l.name, meterBackend(await openLun(l, { copyMode: !this.#opts.noCopy, backends: this.#plug.backends })));
       for (const pg of next.portalGroups.values()) {
         for (const addr of pg.listen) {
           if (this.#listeners.some((e) => e.pg.name === pg.name && addrKey(e.addr) === addrKey(addr))) continue;
@@ -682,7 +744,14 @@ export class TargetDaemon {
     for (const pg of next.portalGroups.values()) this.#pgByTag.set(pg.tag, pg);
     for (const e of this.#listeners) {
       const pg = next.portalGroups.get(e.pg.name);
-      if (pg !== undefined) e.pg = pg;
+      if (pg === undefined) continue;
+      const nic = this.nicNameOf(pg);
+      if (nic.toLowerCase() !== e.nic.toLowerCase()) {
+        // The new driver cannot listen on the address while the old one does: like pidfile, at the next start.
+        deferred.push(`portal-group "${pg.name}": nic ${e.nic} → ${nic} on ${formatHostPort(e.host, e.listener.port)}: takes effect at the next start`);
+        log.warn({ reload: true, portalGroup: pg.name }, `reload: the NIC driver of portal group "${pg.name}" changed (${e.nic} → ${nic}); ${formatHostPort(e.host, e.listener.port)} keeps ${e.nic} until the next start`);
+      }
+      e.pg = pg;
     }
     for (const e of newListeners) {
       this.#listeners.push(e);
@@ -907,8 +976,14 @@ export class TargetDaemon {
     const ctl = this.#ctl!;
     const name = spec.name ?? `admin${this.#nextAdminLun++}`;
     if (this.#ctlLuns.has(name) || this.#config.luns.has(name)) throw new AdminError(`a LUN named "${name}" exists`);
-    if (spec.backend === 'ramdisk' && (spec.size === undefined || spec.size <= 0)) throw new AdminError('a ramdisk LUN needs a size');
-    if (spec.backend === 'block' && (spec.path === undefined || spec.path === '')) throw new AdminError('a file LUN needs a path');
+    let desc;
+    try {
+      desc = this.#plug.backends.find(spec.backend);
+    } catch (e) {
+      throw new AdminError((e as Error).message);
+    }
+    if (desc.needsSize && (spec.size === undefined || spec.size <= 0)) throw new AdminError(`a ${desc.name} LUN needs a size`);
+    if (desc.needsPath && (spec.path === undefined || spec.path === '')) throw new AdminError(`a ${desc.name === 'block' ? 'file' : desc.name} LUN needs a path`);
     let target: TargetConfig | undefined;
     if (spec.target !== undefined) {
       target = this.#config.targets.find((t) => t.name.toLowerCase() === spec.target!.toLowerCase());
@@ -919,8 +994,9 @@ export class TargetDaemon {
     }
     const config: LunConfig = {
       name,
-      backend: spec.backend,
-      path: spec.backend === 'block' ? spec.path! : null,
+      backend: desc.name,
+      path: desc.needsPath ? spec.path! : null,
+      pathIsFile: desc.needsPath && desc.pathIsName !== true,
       size: spec.size ?? null,
       blockSize: spec.blockSize ?? 512,
       serial: null,
@@ -935,7 +1011,7 @@ export class TargetDaemon {
     };
     let be: MeteredLun;
     try {
-      be = meterBackend(await openLun(config, { copyMode: !this.#opts.noCopy }));
+      be = meterBackend(await openLun(config, { copyMode: !this.#opts.noCopy, backends: this.#plug.backends }));
     } catch (e) {
       throw new AdminError((e as Error).message);
     }
@@ -1060,7 +1136,8 @@ export class AdminError extends Error {
 /** What `createLun` takes. */
 export interface AdminLunSpec {
   name?: string;
-  backend: 'block' | 'ramdisk';
+  /** A registered backend name (`block`, `ramdisk`, ...). */
+  backend: string;
   path?: string;
   /** Bytes (a multiple of the block size). */
   size?: number;
@@ -1077,7 +1154,7 @@ export interface AdminLunSpec {
 export interface AdminLunInfo {
   name: string;
   ctlLun: number;
-  backend: 'block' | 'ramdisk';
+  backend: string;
   path: string | null;
   size: number;
   blockSize: number;

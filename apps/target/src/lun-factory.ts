@@ -1,14 +1,17 @@
 /**
- * Opening the storage of a configured LUN: `LunConfig` → a ctl-block
- * backend (`FileBackend` for `backend block`, `RamdiskBackend` for
- * `backend ramdisk`).
+ * Opening the storage of a configured LUN: `LunConfig` → the backend its
+ * `backend NAME` names in the daemon's backend registry (`plug-points.ts`;
+ * `block` and `ramdisk` are ctl-block's).
  *
- * What it does: maps the ctl.conf statements and the known `option`s
- * (vendor, product, revision, naa, readonly, writecache, pblocksize, rpm)
- * to backend options; refuses a missing backing file unless the LUN is
- * marked `create` (the embedded default, and LUNs with a `size`, which
- * ctl-block creates sparse as ctld does); reports failures
- * as `LunOpenError` with the LUN's position in the configuration.
+ * What it does: maps the ctl.conf statements and the LUN options to the
+ * backend's `BackendOpenParams` — identity (vendor, product, revision, naa,
+ * serial, device-id), `readonly`, the backend's own options (`pblocksize`
+ * and `rpm` normalized to decimal numbers), whether it may create the
+ * backing store (the embedded default, and LUNs with a `size`, which
+ * ctl-block creates sparse as ctld does); refuses a backend that is
+ * unavailable in this process; reports failures as `LunOpenError` with the
+ * LUN's position in the configuration. `checkLun` runs the backend's
+ * `check` (for `--check`).
  *
  * `prStoreFor` picks where a LUN's persistent reservations are kept when an
  * initiator asks for APTPL: `<backing file>.pr.json`, next to a regular
@@ -19,19 +22,9 @@
  * What it does not do: no registration with CTL, resize or reload
  * (`daemon.ts`).
  */
-import { stat } from 'node:fs/promises';
 import { statSync } from 'node:fs';
-import type { BackendLun, PrStore } from '@iscsi-target/ctl-core';
-import {
-  BackendOpenError,
-  FilePrStore,
-  FileBackend,
-  RamdiskBackend,
-  type BufferPool,
-  type FileBackendOptions,
-  type LunIdentityOptions,
-  type RamdiskBackendOptions,
-} from '@iscsi-target/ctl-block';
+import type { BackendDescriptor, BackendLun, BackendLunIdentity, BackendOpenParams, BackendRegistry, PrStore } from '@iscsi-target/ctl-core';
+import { BackendOpenError, FilePrStore } from '@iscsi-target/ctl-block';
 import { formatPos } from './config/errors.js';
 import type { LunConfig } from './config/model.js';
 import { parseCount, parseSize } from './config/size.js';
@@ -44,15 +37,15 @@ export class LunOpenError extends Error {
 export interface OpenLunOptions {
   /** Make the frontend copy payload (`--copy`). */
   copyMode: boolean;
-  /** Buffer pool for reads (default: ctl-block's process-wide pool). */
-  pool?: BufferPool;
+  /** The registry `lun.backend` is looked up in. */
+  backends: BackendRegistry;
 }
 
-function identity(lun: LunConfig): LunIdentityOptions {
-  const id: LunIdentityOptions = {};
+function identity(lun: LunConfig): BackendLunIdentity {
+  const o = lun.options;
+  const id: { -readonly [K in keyof BackendLunIdentity]: BackendLunIdentity[K] } = {};
   if (lun.serial !== null) id.serialNumber = lun.serial;
   if (lun.deviceId !== null) id.deviceId = lun.deviceId;
-  const o = lun.options;
   const vendor = o.get('vendor');
   if (vendor !== undefined) id.vendor = vendor;
   const product = o.get('product');
@@ -68,48 +61,76 @@ function where(lun: LunConfig): string {
   return lun.pos.line > 0 ? `${formatPos(lun.pos)}: ` : '';
 }
 
+/** The options of `lun` addressed to backend `d` (values of the built-in ones normalized). */
+function backendOptions(lun: LunConfig, d: BackendDescriptor): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const key of d.options) {
+    const v = lun.options.get(key);
+    if (v === undefined) continue;
+    if (key === 'pblocksize') out.set(key, String(parseSize(v)));
+    else if (key === 'rpm') out.set(key, String(parseCount(v)));
+    else out.set(key, v);
+  }
+  return out;
+}
+
+/** What backend `d` is told about `lun`. */
+export function openParams(lun: LunConfig, d: BackendDescriptor, copyMode: boolean): BackendOpenParams {
+  return {
+    lunName: lun.name,
+    where: where(lun),
+    path: lun.path,
+    size: lun.size,
+    blockSize: lun.blockSize,
+    readOnly: lun.options.get('readonly') === 'on',
+    create: lun.create,
+    copyMode,
+    identity: identity(lun),
+    options: backendOptions(lun, d),
+  };
+}
+
+/** The usable descriptor of `lun`'s backend. Throws `LunOpenError`. */
+function descriptorOf(lun: LunConfig, backends: BackendRegistry): BackendDescriptor {
+  let d: BackendDescriptor;
+  try {
+    d = backends.find(lun.backend);
+  } catch (e) {
+    throw new LunOpenError(`${where(lun)}lun "${lun.name}": ${(e as Error).message}`, { cause: e });
+  }
+  const why = d.available();
+  if (why !== null) throw new LunOpenError(`${where(lun)}lun "${lun.name}": backend ${d.name} is not available: ${why}`);
+  return d;
+}
+
+function failure(lun: LunConfig, e: unknown): LunOpenError {
+  if (e instanceof LunOpenError) return e;
+  // A backend's open error already says "cannot open PATH ..." or what is missing: do not say it twice.
+  const detail =
+    e instanceof BackendOpenError
+      ? e.message
+      : `${lun.backend === 'block' ? `cannot open ${lun.path}` : lun.backend === 'ramdisk' ? 'cannot create the RAM disk' : `backend ${lun.backend}`}: ${(e as Error).message}`;
+  return new LunOpenError(`${where(lun)}lun "${lun.name}": ${detail}`, { cause: e });
+}
+
 /** Opens the backend of `lun`. Throws `LunOpenError`. */
 export async function openLun(lun: LunConfig, options: OpenLunOptions): Promise<BackendLun> {
-  const o = lun.options;
-  const readOnly = o.get('readonly') === 'on';
-  const pblock = o.get('pblocksize');
-  const rpm = o.get('rpm');
-  const writecache = o.get('writecache');
+  const d = descriptorOf(lun, options.backends);
   try {
-    if (lun.backend === 'ramdisk') {
-      const r: RamdiskBackendOptions = { ...identity(lun), size: lun.size!, name: lun.name, blockSize: lun.blockSize, readOnly, copyMode: options.copyMode };
-      if (pblock !== undefined) r.physicalBlockSize = parseSize(pblock)!;
-      if (writecache !== undefined) r.writeCache = writecache === 'on';
-      if (options.pool !== undefined) r.pool = options.pool;
-      return new RamdiskBackend(r);
-    }
-    const path = lun.path!;
-    if (!lun.create) {
-      try {
-        await stat(path);
-      } catch (e) {
-        const code = (e as NodeJS.ErrnoException).code;
-        if (code === 'ENOENT') {
-          throw new LunOpenError(`${where(lun)}lun "${lun.name}": ${path} does not exist (create it first, e.g. truncate -s SIZE ${path})`);
-        }
-        throw e;
-      }
-    }
-    const f: FileBackendOptions = { ...identity(lun), path, blockSize: lun.blockSize, readOnly, copyMode: options.copyMode };
-    if (lun.size !== null) f.size = lun.size;
-    if (pblock !== undefined) f.physicalBlockSize = parseSize(pblock)!;
-    if (rpm !== undefined) f.rotationRate = parseCount(rpm)!;
-    if (writecache !== undefined) f.writeCache = writecache === 'on';
-    if (options.pool !== undefined) f.pool = options.pool;
-    return await FileBackend.open(f);
+    return await d.open(openParams(lun, d, options.copyMode));
   } catch (e) {
-    if (e instanceof LunOpenError) throw e;
-    // A backend's open error already says "cannot open PATH ...": do not say it twice.
-    const detail =
-      e instanceof BackendOpenError
-        ? e.message
-        : `${lun.backend === 'block' ? `cannot open ${lun.path}` : 'cannot create the RAM disk'}: ${(e as Error).message}`;
-    throw new LunOpenError(`${where(lun)}lun "${lun.name}": ${detail}`, { cause: e });
+    throw failure(lun, e);
+  }
+}
+
+/** What start would refuse about `lun`, without opening or creating it (`--check`). Throws `LunOpenError`. */
+export async function checkLun(lun: LunConfig, backends: BackendRegistry): Promise<void> {
+  const d = descriptorOf(lun, backends);
+  if (d.check === undefined) return;
+  try {
+    await d.check(openParams(lun, d, false));
+  } catch (e) {
+    throw failure(lun, e);
   }
 }
 

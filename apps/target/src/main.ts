@@ -19,7 +19,7 @@
  * What it does not do: no daemonizing (run it under a service manager), no
  * privilege dropping.
  */
-import { mkdir, stat } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -28,6 +28,8 @@ import { parseArgs } from 'node:util';
 import type { Level } from 'pino';
 import { ConfigError, embeddedConfig, loadConfigFile, type DaemonConfig } from './config.js';
 import { TargetDaemon } from './daemon.js';
+import { checkLun } from './lun-factory.js';
+import { loadPlugin, PluginError, PlugPoints } from './plug-points.js';
 import { createLogger, LOG_LEVELS } from './logger.js';
 import { startAdminServer, type AdminServer } from './admin/admin-server.js';
 import { adminHandler } from './admin/commands.js';
@@ -54,7 +56,13 @@ Options:
       --no-copy           zero-copy data path (the default; "nocopy on|off" in the file)
       --metrics ADDR:PORT Prometheus endpoint at http://ADDR:PORT/metrics (off by
                           default; "metrics-listen ADDR:PORT" in the file)
-      --check             validate the configuration and exit (0 = valid)
+      --nic NAME          NIC driver of every portal group without "nic NAME"
+                          (default: the highest-priority available one, tcp)
+      --plugin MODULE     import MODULE (package name or path) and call its
+                          register(api) to add ICL/NIC drivers or backends
+                          (repeatable)
+      --check             validate the configuration, list the drivers and
+                          backends this build offers, and exit (0 = valid)
       --admin-socket PATH admin socket for iscsi-target-ctl (default:
                           <data-dir>/${ADMIN_SOCKET_NAME}; mode 0600)
       --no-admin-socket   do not open the admin socket
@@ -82,6 +90,10 @@ export interface CliOptions {
   readonly authFailureDelayMs?: number;
   /** The admin socket path, or null for none (`--no-admin-socket`). */
   readonly adminSocket: string | null;
+  /** `--nic NAME`, or null. */
+  readonly nic?: string | null;
+  /** `--plugin MODULE`s, in order. */
+  readonly plugins?: readonly string[];
   /** Options that were given but do not apply (printed to stderr). */
   readonly warnings: readonly string[];
 }
@@ -108,6 +120,8 @@ export function parseCli(argv: readonly string[], cwd = process.cwd()): CliComma
         'no-copy': { type: 'boolean' },
         metrics: { type: 'string' },
         check: { type: 'boolean' },
+        nic: { type: 'string' },
+        plugin: { type: 'string', multiple: true },
         'log-level': { type: 'string' },
         'auth-failure-delay': { type: 'string' },
         'admin-socket': { type: 'string' },
@@ -154,6 +168,8 @@ export function parseCli(argv: readonly string[], cwd = process.cwd()): CliComma
       // Only present when given, so the options of a plain run stay as before.
       ...(values.copy === true || values['no-copy'] === true ? { noCopyExplicit: true } : {}),
       ...(metrics !== null ? { metrics } : {}),
+      ...(values.nic !== undefined ? { nic: values.nic } : {}),
+      ...(values.plugin !== undefined ? { plugins: values.plugin } : {}),
       config: values.config === undefined ? null : resolve(cwd, values.config),
       dataDir,
       listen: values.config === undefined ? listen : [],
@@ -172,34 +188,59 @@ export function version(): string {
   return pkg.version ?? '0.0.0';
 }
 
-/** Loads the configuration the options ask for. Throws `ConfigError`. */
-export async function loadConfiguration(o: CliOptions): Promise<DaemonConfig> {
-  if (o.config !== null) return loadConfigFile(o.config);
+/** Loads the configuration the options ask for, naming `plug`'s drivers and backends. Throws `ConfigError`. */
+export async function loadConfiguration(o: CliOptions, plug?: PlugPoints): Promise<DaemonConfig> {
+  const names = plug?.names();
+  if (o.config !== null) return loadConfigFile(o.config, names);
   return embeddedConfig({ dataDir: o.dataDir, listen: o.listen });
 }
 
+/** The plug points of this run: the built-ins, then every `--plugin`. Throws `PluginError`. */
+export async function plugPointsFor(o: CliOptions): Promise<PlugPoints> {
+  const plug = PlugPoints.create();
+  for (const spec of o.plugins ?? []) await loadPlugin(spec, plug);
+  return plug;
+}
+
 /**
- * `--check`: problems beyond the file itself — LUN files that do not
- * exist (and will not be created), unknown ICL drivers. Returns messages.
+ * `--check`: problems beyond the file itself that start would meet — what
+ * each LUN's backend refuses (a missing file that will not be created, an
+ * unavailable backend), ICL and NIC drivers that are unknown or
+ * unavailable. Returns messages.
  */
-export async function checkConfiguration(config: DaemonConfig, knownDrivers: readonly string[]): Promise<string[]> {
+export async function checkConfiguration(config: DaemonConfig, plug: PlugPoints, defaultNic: string | null = null): Promise<string[]> {
   const problems: string[] = [];
+  const used = new Set<string>();
+  for (const t of config.targets) for (const l of t.luns.values()) used.add(l.name);
   for (const lun of config.luns.values()) {
-    if (lun.backend !== 'block' || lun.create || lun.path === null) continue;
+    if (!used.has(lun.name)) continue;
     try {
-      await stat(lun.path);
+      await checkLun(lun, plug.backends);
     } catch (e) {
-      const pos = lun.pos.line > 0 ? `${lun.pos.file}:${lun.pos.line}:${lun.pos.col}: ` : '';
-      problems.push(`${pos}lun "${lun.name}": ${lun.path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      problems.push((e as Error).message);
     }
   }
-  const known = new Set(knownDrivers.map((d) => d.toLowerCase()));
+  const known = new Set(plug.icl.names().map((d) => d.toLowerCase()));
   for (const pg of config.portalGroups.values()) {
-    if (pg.listen.length > 0 && !known.has(pg.offload.toLowerCase())) {
-      problems.push(`${pg.pos.file}:${pg.pos.line}:${pg.pos.col}: portal-group "${pg.name}": ICL driver "${pg.offload}" is not available`);
+    if (pg.listen.length === 0) continue;
+    const at = pg.pos.line > 0 ? `${pg.pos.file}:${pg.pos.line}:${pg.pos.col}: ` : '';
+    if (!known.has(pg.offload.toLowerCase())) problems.push(`${at}portal-group "${pg.name}": ICL driver "${pg.offload}" is not available`);
+    const nicName = pg.nic ?? defaultNic ?? undefined;
+    try {
+      const d = plug.nic.find(nicName);
+      const why = d.available();
+      if (why !== null) problems.push(`${at}portal-group "${pg.name}": NIC driver "${d.name}" is not available: ${why}`);
+    } catch (e) {
+      problems.push(`${at}portal-group "${pg.name}": ${(e as Error).message}`);
     }
   }
   return problems;
+}
+
+/** `--check`'s list of what this build offers, one line each. */
+export function describePlugPoints(plug: PlugPoints): string[] {
+  const kind = { icl: 'ICL driver', nic: 'NIC driver', backend: 'backend' } as const;
+  return plug.catalog().map((e) => `${kind[e.kind]} ${e.name}: ${e.unavailable === null ? e.description : `unavailable (${e.unavailable})`}`);
 }
 
 function levelOf(o: CliOptions, config: DaemonConfig): Level {
@@ -227,9 +268,23 @@ export async function runCli(argv: readonly string[] = process.argv.slice(2)): P
   }
   const o = cmd.options;
   for (const w of o.warnings) process.stderr.write(`iscsi-target: warning: ${w}\n`);
+  let plug: PlugPoints;
+  try {
+    plug = await plugPointsFor(o);
+  } catch (e) {
+    if (e instanceof PluginError) {
+      process.stderr.write(`iscsi-target: ${e.message}\n`);
+      return 1;
+    }
+    throw e;
+  }
+  if (o.nic != null && !plug.nic.has(o.nic)) {
+    process.stderr.write(`iscsi-target: --nic ${o.nic}: unknown NIC driver (known: ${plug.nic.names().join(', ')})\n`);
+    return 2;
+  }
   let config: DaemonConfig;
   try {
-    config = await loadConfiguration(o);
+    config = await loadConfiguration(o, plug);
   } catch (e) {
     if (e instanceof ConfigError) {
       process.stderr.write(`iscsi-target: ${e.message}\n`);
@@ -240,8 +295,8 @@ export async function runCli(argv: readonly string[] = process.argv.slice(2)): P
 
   if (o.check) {
     for (const w of config.warnings) process.stderr.write(`iscsi-target: warning: ${w}\n`);
-    const daemon = new TargetDaemon(config);
-    const problems = await checkConfiguration(config, daemon.registry.names());
+    const problems = await checkConfiguration(config, plug, o.nic ?? null);
+    for (const line of describePlugPoints(plug)) process.stdout.write(`iscsi-target: ${line}\n`);
     for (const p of problems) process.stderr.write(`iscsi-target: ${p}\n`);
     if (problems.length > 0) return 1;
     const portals = [...config.portalGroups.values()].reduce((n, pg) => n + pg.listen.length, 0);
@@ -270,9 +325,14 @@ export async function runCli(argv: readonly string[] = process.argv.slice(2)): P
   // The command line wins over `nocopy on|off` in the file; the default is no-copy.
   const noCopy = o.noCopyExplicit === true ? o.noCopy : (config.nocopy ?? o.noCopy);
   const metricsPlan = planMetrics(o.metrics ?? null, config.metricsListen);
+  for (const e of plug.catalog()) {
+    if (e.unavailable !== null) logger.info({ [e.kind === 'backend' ? 'backend' : 'driver']: e.name, reason: e.unavailable }, `${e.kind === 'backend' ? 'backend' : `${e.kind.toUpperCase()} driver`} ${e.name} is unavailable: ${e.unavailable}`);
+  }
   const daemon = new TargetDaemon(config, {
     logger,
     noCopy,
+    plugPoints: plug,
+    ...(o.nic != null ? { defaultNic: o.nic } : {}),
     ...(o.authFailureDelayMs === undefined ? {} : { authFailureDelayMs: o.authFailureDelayMs }),
     ...(metricsPlan !== null ? { commandObserver: metricsPlan.metrics } : {}),
   });
@@ -291,7 +351,7 @@ export async function runCli(argv: readonly string[] = process.argv.slice(2)): P
   const reload = async (origin: string): Promise<ReloadReport> => {
     logger.info({ origin }, `${origin}: reloading the configuration`);
     try {
-      const next = await loadConfiguration(o);
+      const next = await loadConfiguration(o, plug);
       const r = await daemon.reload(next);
       logger.info(
         { origin, config: r.source, changed: r.changed, actions: r.actions, errors: r.errors, deferred: r.deferred },

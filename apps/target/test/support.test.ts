@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it, vi } from 'vitest';
 import { embeddedConfig, parseConfig } from '../src/config.js';
 import { nullLogger } from '../src/logger.js';
 import { checkConfiguration, parseCli, runCli, USAGE } from '../src/main.js';
+import { PlugPoints } from '../src/plug-points.js';
 import { acquirePidfile, PidfileError } from '../src/pidfile.js';
 import { serialLt } from '../src/serial.js';
 import { guardConnection } from '../src/session-guard.js';
@@ -149,17 +150,27 @@ describe('command line', () => {
     expect((r as { message: string }).message).toContain(message);
   });
 
-  it('--check reports missing LUN files and unknown ICL drivers', async () => {
+  it('--check reports missing LUN files and unavailable NIC drivers; unknown driver names are configuration errors', async () => {
+    const plug = PlugPoints.create({
+      nicDrivers: [{ name: 'fast', priority: -1, description: 'test', available: () => 'its addon did not build', create: () => { throw new Error('unavailable'); } }],
+    });
     const c = parseConfig(
-      `portal-group p { listen 127.0.0.1; offload cxgbei }\ntarget iqn.2026-11.org.example:t { auth-type none; portal-group p; lun 0 { path ${join(dir, 'nope.img')} } }`,
+      `portal-group p { listen 127.0.0.1; nic fast }\ntarget iqn.2026-11.org.example:t { auth-type none; portal-group p; lun 0 { path ${join(dir, 'nope.img')} } }`,
       'c.conf',
+      plug.names(),
     );
-    expect(await checkConfiguration(c, ['none'])).toEqual([
-      `c.conf:2:72: lun "iqn.2026-11.org.example:t,lun,0": ${join(dir, 'nope.img')}: ENOENT`,
-      'c.conf:1:1: portal-group "p": ICL driver "cxgbei" is not available',
+    expect(await checkConfiguration(c, plug)).toEqual([
+      `c.conf:2:72: lun "iqn.2026-11.org.example:t,lun,0": ${join(dir, 'nope.img')} does not exist (create it first, e.g. truncate -s SIZE ${join(dir, 'nope.img')})`,
+      'c.conf:1:1: portal-group "p": NIC driver "fast" is not available: its addon did not build',
     ]);
+    expect(() => parseConfig('portal-group p { listen 127.0.0.1; offload cxgbei }\n', 'c.conf', plug.names())).toThrow(
+      'c.conf:1:44: portal-group "p": unknown ICL driver "cxgbei" (offload): expected none',
+    );
+    expect(() => parseConfig('portal-group p { listen 127.0.0.1; nic dpdk }\n', 'c.conf', plug.names())).toThrow(
+      'c.conf:1:40: portal-group "p": unknown NIC driver "dpdk": expected tcp or fast',
+    );
     // The embedded default's file is created at start, so it is no problem.
-    expect(await checkConfiguration(embeddedConfig({ dataDir: join(dir, 'd') }), ['none'])).toEqual([]);
+    expect(await checkConfiguration(embeddedConfig({ dataDir: join(dir, 'd') }), plug)).toEqual([]);
   });
 
   it('runs --check, --help and usage errors with their exit codes', async () => {
@@ -170,7 +181,11 @@ describe('command line', () => {
     const good = join(dir, 'good.conf');
     writeFileSync(good, 'target iqn.2026-11.org.example:t { auth-type none; lun 0 { backend ramdisk; size 1M } }\n');
     expect(await runCli(['--check', '-f', good])).toBe(0);
-    expect(out.join('')).toBe(`iscsi-target: ${good}: OK (1 targets, 1 LUNs, 2 portals)\n`);
+    expect(out.join('')).toContain('iscsi-target: ICL driver none: ');
+    expect(out.join('')).toContain('iscsi-target: NIC driver tcp: ');
+    expect(out.join('')).toContain('iscsi-target: backend block: ');
+    expect(out.join('')).toContain('iscsi-target: backend ramdisk: ');
+    expect(out[out.length - 1]).toBe(`iscsi-target: ${good}: OK (1 targets, 1 LUNs, 2 portals)\n`);
     const bad = join(dir, 'bad.conf');
     writeFileSync(bad, 'target iqn.2026-11.org.example:t {\n  lun 0 { backend tape }\n}\n');
     expect(await runCli(['--check', '-f', bad])).toBe(1);

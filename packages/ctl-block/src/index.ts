@@ -17,6 +17,13 @@ export { RamdiskBackend, type RamdiskBackendOptions } from './ramdisk-backend.js
 export { RamPin, ramKernDataRef } from './ram-page-table.js';
 export { nodeFileIo, type FileIo } from './file-io.js';
 export { FilePrStore } from './pr-file-store.js';
+export {
+  blockBackendDescriptor,
+  ramdiskBackendDescriptor,
+  createBlockBackendDescriptor,
+  createRamdiskBackendDescriptor,
+  type BackendDescriptorOptions,
+} from './backend-descriptors.js';
 export type { LunIdentityOptions } from './lun-identity.js';
 export {
   DEFAULT_BLOCK_SIZE,

@@ -31,3 +31,12 @@ export { TPC_DEFAULTS, type TpcOptions } from './tpc.js';
 export { TpcOpcode, TpcAsc, DEFAULT_TPC_LIMITS, type TpcLimits } from './tpc-proto.js';
 export { MAX_COMPARE_AND_WRITE_BLOCKS } from './sbc-integrity.js';
 export { ctlDataRef } from './ctl.js';
+export {
+  BackendRegistry,
+  BackendRegistryError,
+  defaultBackendRegistry,
+  registerBackend,
+  type BackendDescriptor,
+  type BackendOpenParams,
+  type BackendLunIdentity,
+} from './backend-registry.js';

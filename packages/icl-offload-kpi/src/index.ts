@@ -1,27 +1,34 @@
 /**
- * `@iscsi-target/icl-offload-kpi` — what carries bytes below a software ICL
- * driver, and what every ICL or NIC driver must prove.
+ * `@iscsi-target/icl-offload-kpi` — the offload KPI: the one package a NIC or
+ * ICL driver author needs for the types, the registries and (from
+ * `./testing`) the conformance kits.
  *
- * What it does: re-exports the NIC driver interface declared in icl-core
- * (`NicConn`, `NicDriver`, ...) and ships two NIC drivers: `tcp` (kernel
- * TCP over `node:net`, the default) and `sim` (in-process, deterministic,
- * with fault injection). The conformance kit is a separate entry point,
- * `@iscsi-target/icl-offload-kpi/testing`, so that production code never
- * loads vitest.
+ * What it does: re-exports the NIC driver interface (`NicConn`, `NicDriver`,
+ * ...) and the ICL driver contract with its offload hooks (`IclConn`'s
+ * `transferSetup`/`transferDone`/`taskSetup`/`taskDone`, `IclDriver`,
+ * `IclConnBase`), which are declared in icl-core because `IclConn.handoff`
+ * is typed with them (docs/decisions.md §3, §37); holds the NIC driver
+ * registry (`nic-registry.ts`); ships `sim`, the in-process NIC driver with
+ * fault injection that the kits use to prove the ownership contract. The
+ * conformance kits are a separate entry point,
+ * `@iscsi-target/icl-offload-kpi/testing`, so production code never loads
+ * vitest.
  *
- * What it does not do: no iSCSI framing or digests (icl-core's codec, used
- * by icl-soft), no hardware offload driver (an `icl-<name>` package would
- * implement `IclDriver` from `@iscsi-target/icl-core/kpi` itself).
+ * What it does not do: no iSCSI framing or digests (icl-core's codec, used by
+ * icl-soft), no production NIC driver: `tcp` lives in `@iscsi-target/icl-soft`
+ * (the software driver's own transport), other drivers in their own packages
+ * (`icl-<name>`).
  */
-export type { NicConn, NicDriver, NicListener, NicHandlers, NicListenOptions } from '@iscsi-target/icl-core';
+export type { NicConn, NicDriver, NicListener, NicHandlers, NicListenOptions } from '@iscsi-target/icl-core/kpi';
+export type { IclConn, IclConnOptions, IclDriver, IclDrvLimits, AppendOptions, PduCompletion } from '@iscsi-target/icl-core/kpi';
+export { IclConnBase, registerDriver, unregisterDriver, validateLimits } from '@iscsi-target/icl-core/kpi';
 export {
-  TcpNicConn,
-  createTcpNicDriver,
-  tcpNicDriver,
-  TCP_NIC_DEFAULT_SEND_HIGH_WATER,
-  TCP_NIC_DEFAULT_CLOSE_TIMEOUT_MS,
-  type TcpNicOptions,
-} from './tcp-nic.js';
+  NicDriverRegistry,
+  NicRegistryError,
+  defaultNicRegistry,
+  registerNicDriver,
+  type NicDriverDescriptor,
+} from './nic-registry.js';
 export {
   SimNetwork,
   SimNicConn,

@@ -6,7 +6,7 @@
 // for 64 KiB Data-In-like PDUs queued in three patterns. What it does not:
 // digests, receive, or anything above ICL. Compare on the same machine.
 import { performance } from 'node:perf_hooks';
-import { tcpNicDriver } from '@iscsi-target/icl-offload-kpi';
+import { tcpNicDriver } from '@iscsi-target/icl-soft';
 import { createSoftDriver } from '@iscsi-target/icl-soft';
 
 const PDU = Number(process.env.PDU_BYTES ?? 64 * 1024);

@@ -1,6 +1,7 @@
 // Test helpers: a SoftConn handed off to one end of a tcp (loopback) or sim
 // connection, with the other end as the raw peer.
-import { SimNetwork, tcpNicDriver, type NicConn, type SimNicConn } from '@iscsi-target/icl-offload-kpi';
+import { SimNetwork, type NicConn, type SimNicConn } from '@iscsi-target/icl-offload-kpi';
+import { tcpNicDriver } from '@iscsi-target/icl-soft';
 import { createSoftDriver, type SoftConn, type SoftDriverOptions } from '@iscsi-target/icl-soft';
 
 export interface SoftPair {

@@ -3,7 +3,7 @@
 // soft ↔ soft stream with digests survives real TCP segmentation.
 import { afterEach, describe, expect, it } from 'vitest';
 import type { NicConn, NicListener, Pdu } from '@iscsi-target/icl-core';
-import { tcpNicDriver } from '@iscsi-target/icl-offload-kpi';
+import { tcpNicDriver } from '@iscsi-target/icl-soft';
 import { CountingRef, PeerHarness, turns, waitFor, sleep } from '@iscsi-target/icl-offload-kpi/testing';
 import { createSoftDriver, type SoftConn, type SoftDriverOptions } from '@iscsi-target/icl-soft';
 import { RecordingNic } from './recording-nic.js';

@@ -24,6 +24,7 @@ export interface PortalGroupDraft {
   redirect: Draft<string> | null;
   discoveryFilter: Draft<DiscoveryFilter> | null;
   offload: Draft<string> | null;
+  nic: Draft<string> | null;
   options: Map<string, Draft<string>>;
   implicit: boolean;
 }

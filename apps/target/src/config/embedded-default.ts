@@ -59,6 +59,7 @@ export function embeddedConfig(options: EmbeddedConfigOptions): DaemonConfig {
   const lun: LunConfig = {
     name: `${DEFAULT_TARGET_NAME},lun,0`,
     backend: 'block',
+    pathIsFile: true,
     path: join(resolve(options.dataDir), DEFAULT_LUN_FILE),
     size: DEFAULT_LUN_SIZE,
     blockSize: CONFIG_DEFAULTS.blockSize,
@@ -87,6 +88,7 @@ export function embeddedConfig(options: EmbeddedConfigOptions): DaemonConfig {
           redirect: null,
           discoveryFilter: 'none',
           offload: 'none',
+          nic: null,
           options: new Map(),
           pos,
         },

@@ -71,19 +71,27 @@ export interface PortalGroupConfig {
   readonly discoveryFilter: DiscoveryFilter;
   /** ICL driver name (`offload`); "none" is the soft driver. */
   readonly offload: string;
+  /**
+   * NIC driver name (`nic NAME`), or null: the daemon's `--nic NAME`, else
+   * the highest-priority available NIC driver (`tcp`).
+   */
+  readonly nic: string | null;
   /** `option NAME VALUE` (CTL port options): parsed and kept, not applied yet (a warning says so). */
   readonly options: ReadonlyMap<string, string>;
   readonly pos: SourcePos;
 }
 
-export type LunBackendType = 'block' | 'ramdisk';
+/** A CTL backend name (`backend NAME`): `block`, `ramdisk`, or any registered backend. */
+export type LunBackendType = string;
 
 export interface LunConfig {
   /** Top-level name, or "<target>,lun,<n>" for a LUN defined inline. */
   readonly name: string;
   readonly backend: LunBackendType;
-  /** File or device path (block backend). */
+  /** `path`: a file or device (block backend), or a backend's own name (e.g. `pool/image`). */
   readonly path: string | null;
+  /** `path` is a file system path (made absolute relative to the configuration's directory). */
+  readonly pathIsFile: boolean;
   /** Size in bytes; null = the file's size (block backend only). */
   readonly size: number | null;
   readonly blockSize: number;

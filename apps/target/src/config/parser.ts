@@ -12,7 +12,8 @@
  * - `auth-group NAME { auth-type; chap; chap-mutual; initiator-name;
  *   initiator-portal }`;
  * - `portal-group NAME { listen; discovery-auth-group; discovery-filter;
- *   offload; option; redirect; tag }`;
+ *   nic; offload; option; redirect; tag }` (`nic NAME` is this daemon's:
+ *   the NIC driver below the ICL driver; ctld has no such key);
  * - `target IQN { alias; auth-group; auth-type; chap; chap-mutual;
  *   initiator-name; initiator-portal; portal-group NAME [AG]; redirect;
  *   lun N NAME | lun N { ... } }`;
@@ -37,6 +38,7 @@ import { tokenize, TokenType, type Token } from './lexer.js';
 import { formatHostPort, listenKey, parseListenAddress } from './listen-address.js';
 import type { AuthPolicy, DaemonConfig, DiscoveryFilter } from './model.js';
 import { resolveConfig } from './resolve.js';
+import type { PlugPointNames } from '../plug-points.js';
 import { parseCount, parseSize } from './size.js';
 import { parseMetricsAddress } from '../metrics/metrics-server.js';
 
@@ -45,7 +47,7 @@ const RESERVED = new Set([
   'alias', 'auth-group', 'auth-type', 'backend', 'blocksize', 'chap', 'chap-mutual', 'ctl-lun', 'debug',
   'device-id', 'device-type', 'discovery-auth-group', 'discovery-filter', 'dscp', 'foreign', 'initiator-name',
   'initiator-portal', 'isns-period', 'isns-server', 'isns-timeout', 'listen', 'listen-iser', 'lun', 'maxproc',
-  'offload', 'option', 'path', 'pcp', 'pidfile', 'port', 'portal-group', 'redirect', 'serial', 'size', 'tag',
+  'nic' /* ours */, 'offload', 'option', 'path', 'pcp', 'pidfile', 'port', 'portal-group', 'redirect', 'serial', 'size', 'tag',
   'target', 'timeout',
 ]);
 
@@ -426,6 +428,7 @@ class Parser implements ConfigDrafts {
       redirect: null,
       discoveryFilter: null,
       offload: null,
+      nic: null,
       options: new Map(),
       implicit: false,
     };
@@ -467,6 +470,12 @@ class Parser implements ConfigDrafts {
           this.#once(pg.offload, k);
           const tok = this.#value(k, 'an ICL driver name');
           pg.offload = { value: tok.value, pos: tok.pos };
+          break;
+        }
+        case 'nic': {
+          this.#once(pg.nic, k);
+          const tok = this.#value(k, 'a NIC driver name');
+          pg.nic = { value: tok.value, pos: tok.pos };
           break;
         }
         case 'option':
@@ -601,9 +610,7 @@ class Parser implements ConfigDrafts {
         case 'backend': {
           this.#once(lun.backend, k);
           const tok = this.#value(k, 'a backend name');
-          if (tok.value !== 'block' && tok.value !== 'ramdisk') {
-            throw err(ConfigErrorCode.BadValue, tok.pos, `invalid backend "${tok.value}": expected block or ramdisk`);
-          }
+          // Checked against the registered backends in resolve.ts.
           lun.backend = { value: tok.value, pos: tok.pos };
           break;
         }
@@ -678,8 +685,8 @@ class Parser implements ConfigDrafts {
  * Parses and checks a whole configuration. `file` is used in messages.
  * Throws `ConfigError` on the first problem.
  */
-export function parseConfig(text: string, file: string): DaemonConfig {
+export function parseConfig(text: string, file: string, plugPoints?: PlugPointNames): DaemonConfig {
   const p = new Parser(text, file);
   p.parse();
-  return resolveConfig(p);
+  return resolveConfig(p, plugPoints);
 }

@@ -31,6 +31,7 @@ import {
   type TargetPortalGroupRef,
 } from './model.js';
 import { parseCount, parseSize } from './size.js';
+import { PlugPoints, type PlugPointNames } from '../plug-points.js';
 
 function err(code: ConfigErrorCode, pos: SourcePos | null, message: string): ConfigError {
   return new ConfigError(code, pos, message);
@@ -56,6 +57,9 @@ export const KNOWN_LUN_OPTIONS: Record<string, (v: string) => string | null> = {
   removable: (v) => (v === 'on' || v === 'off' ? null : 'expected "on" or "off"'),
 };
 
+/** Options of KNOWN_LUN_OPTIONS that are the built-in backends' own (accepted only where the backend lists them). */
+const BACKEND_LUN_OPTIONS = new Set(['writecache', 'pblocksize', 'rpm']);
+
 /** Turns an auth group draft into its configuration (ctld: no type and no CHAP ⇒ deny). */
 function resolveAuthGroup(d: AuthGroupDraft, warnings: string[]): AuthGroupConfig {
   let type = d.type?.value ?? null;
@@ -75,23 +79,44 @@ function resolveAuthGroup(d: AuthGroupDraft, warnings: string[]): AuthGroupConfi
   };
 }
 
+/** "a, b or c". */
+function oneOf(names: readonly string[]): string {
+  if (names.length <= 1) return names.join('');
+  return `${names.slice(0, -1).join(', ')} or ${names[names.length - 1]!}`;
+}
+
+let builtInNames: PlugPointNames | null = null;
+/** The plug points of a daemon built with nothing but the built-ins and the process-wide registrations. */
+function defaultPlugPointNames(): PlugPointNames {
+  builtInNames ??= PlugPoints.create().names();
+  return builtInNames;
+}
+
 /** Turns a LUN draft into a checked `LunConfig`. */
-function resolveLun(d: LunDraft, warnings: string[]): LunConfig {
-  const backend = d.backend?.value ?? 'block';
+function resolveLun(d: LunDraft, warnings: string[], plug: PlugPointNames): LunConfig {
+  const backend = (d.backend?.value ?? 'block').toLowerCase();
   const blockSize = d.blockSize?.value ?? CONFIG_DEFAULTS.blockSize;
-  if (backend === 'block' && d.path === null) {
-    throw err(ConfigErrorCode.Missing, d.pos, `lun "${d.name}": backend block needs a "path"`);
+  const be = plug.backends.get(backend);
+  if (be === undefined) {
+    throw err(ConfigErrorCode.BadValue, d.backend!.pos, `invalid backend "${d.backend!.value}": expected ${oneOf([...plug.backends.keys()])}`);
   }
-  if (backend === 'ramdisk') {
-    if (d.size === null) throw err(ConfigErrorCode.Missing, d.pos, `lun "${d.name}": backend ramdisk needs a "size"`);
-    if (d.path !== null) warnings.push(`${formatPos(d.path.pos)}: lun "${d.name}": "path" is ignored by backend ramdisk`);
+  if (be.needsPath && d.path === null) {
+    throw err(ConfigErrorCode.Missing, d.pos, `lun "${d.name}": backend ${backend} needs a "path"`);
   }
+  if (be.needsSize && d.size === null) throw err(ConfigErrorCode.Missing, d.pos, `lun "${d.name}": backend ${backend} needs a "size"`);
+  if (!be.needsPath && d.path !== null) warnings.push(`${formatPos(d.path.pos)}: lun "${d.name}": "path" is ignored by backend ${backend}`);
   if (d.size !== null && d.size.value % blockSize !== 0) {
     throw err(ConfigErrorCode.BadValue, d.size.pos, `lun "${d.name}": size ${d.size.value} is not a multiple of the block size ${blockSize}`);
   }
   const options = new Map<string, string>();
   for (const [name, opt] of d.options) {
-    const check = KNOWN_LUN_OPTIONS[name];
+    const forBackend = be.options.includes(name);
+    if (BACKEND_LUN_OPTIONS.has(name) && !forBackend) {
+      warnings.push(`${formatPos(opt.pos)}: lun "${d.name}": option "${name}" does not apply to backend ${backend} and is ignored`);
+      continue;
+    }
+    // Options of a registered backend that this daemon does not know are checked by the backend when it opens the LUN.
+    const check = KNOWN_LUN_OPTIONS[name] ?? (forBackend ? () => null : undefined);
     if (check === undefined) {
       warnings.push(`${formatPos(opt.pos)}: lun "${d.name}": option "${name}" is not known to this daemon and is ignored`);
       continue;
@@ -103,7 +128,8 @@ function resolveLun(d: LunDraft, warnings: string[]): LunConfig {
   return {
     name: d.name,
     backend,
-    path: backend === 'block' ? d.path!.value : null,
+    path: be.needsPath ? d.path!.value : null,
+    pathIsFile: be.needsPath && be.pathIsName !== true,
     size: d.size?.value ?? null,
     blockSize,
     serial: d.serial?.value ?? null,
@@ -111,7 +137,7 @@ function resolveLun(d: LunDraft, warnings: string[]): LunConfig {
     ctlLun: d.ctlLun?.value ?? null,
     options,
     // ctld (ctl-block) creates a missing backing file when the LUN has a size: sparse.
-    create: backend === 'block' && d.size !== null,
+    create: be.needsPath && d.size !== null,
     pos: d.pos,
   };
 }
@@ -120,7 +146,8 @@ function resolveLun(d: LunDraft, warnings: string[]): LunConfig {
  * Resolves and checks drafts into a configuration. Throws `ConfigError` on
  * the first problem.
  */
-export function resolveConfig(p: ConfigDrafts): DaemonConfig {
+export function resolveConfig(p: ConfigDrafts, plugPoints?: PlugPointNames): DaemonConfig {
+  const plug = plugPoints ?? defaultPlugPointNames();
   const file = p.file;
   const warnings: string[] = [...p.parseWarnings];
 
@@ -168,6 +195,7 @@ export function resolveConfig(p: ConfigDrafts): DaemonConfig {
       redirect: null,
       discoveryFilter: null,
       offload: null,
+      nic: null,
       options: new Map(),
       implicit: true,
     });
@@ -197,7 +225,7 @@ export function resolveConfig(p: ConfigDrafts): DaemonConfig {
 
   // LUNs: named ones once, inline ones per target.
   const luns = new Map<string, LunConfig>();
-  for (const d of p.luns.values()) luns.set(d.name, resolveLun(d, warnings));
+  for (const d of p.luns.values()) luns.set(d.name, resolveLun(d, warnings, plug));
   const usedLuns = new Set<string>();
 
   const assigned = new Set<string>();
@@ -233,7 +261,7 @@ export function resolveConfig(p: ConfigDrafts): DaemonConfig {
         usedLuns.add(lun.name);
         tLuns.set(n, lun);
       } else {
-        const lun = resolveLun(l.value, warnings);
+        const lun = resolveLun(l.value, warnings, plug);
         luns.set(lun.name, lun);
         usedLuns.add(lun.name);
         tLuns.set(n, lun);
@@ -297,6 +325,13 @@ export function resolveConfig(p: ConfigDrafts): DaemonConfig {
         listening.set(key, { pg: pg.name, pos: l.pos });
       }
     }
+    // The drivers a portal group names must be registered (ctld fails the same way at kernel_limits()).
+    if (pg.offload !== null && !plug.iclDrivers.some((n) => n.toLowerCase() === pg.offload!.value.toLowerCase())) {
+      throw err(ConfigErrorCode.BadValue, pg.offload.pos, `portal-group "${pg.name}": unknown ICL driver "${pg.offload.value}" (offload): expected ${oneOf(plug.iclDrivers)}`);
+    }
+    if (pg.nic !== null && !plug.nicDrivers.some((n) => n.toLowerCase() === pg.nic!.value.toLowerCase())) {
+      throw err(ConfigErrorCode.BadValue, pg.nic.pos, `portal-group "${pg.name}": unknown NIC driver "${pg.nic.value}": expected ${oneOf(plug.nicDrivers)}`);
+    }
     const discoveryAuthGroup = pg.discoveryAuth === null ? DENY_ALL : authGroupRef(pg.discoveryAuth, `portal-group "${pg.name}"`);
     const options = new Map<string, string>();
     for (const [k, v] of pg.options) {
@@ -312,6 +347,7 @@ export function resolveConfig(p: ConfigDrafts): DaemonConfig {
       redirect: pg.redirect?.value ?? null,
       discoveryFilter: pg.discoveryFilter?.value ?? 'none',
       offload: pg.offload?.value ?? 'none',
+      nic: pg.nic?.value ?? null,
       options,
       pos: pg.pos,
     });

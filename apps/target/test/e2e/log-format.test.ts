@@ -23,7 +23,7 @@ describe.skipIf(e2ePeer() !== undefined || !haveCommand('script'))('log format',
       .join('')
       .replace(/\r/g, '');
     expect(r.code, out).toBe(0);
-    expect(out).toMatch(new RegExp(`^\\[\\d\\d:\\d\\d:\\d\\d\\.\\d{3}\\] INFO: listening on 127\\.0\\.0\\.1:${port} \\(portal group default, tag 1\\)$`, 'm'));
+    expect(out).toMatch(new RegExp(`^\\[\\d\\d:\\d\\d:\\d\\d\\.\\d{3}\\] INFO: listening on 127\\.0\\.0\\.1:${port} \\(portal group default, tag 1, NIC driver tcp\\)$`, 'm'));
     expect(out).toMatch(/^\[\d\d:\d\d:\d\d\.\d{3}\] INFO: SIGTERM: shutting down$/m);
     // The last line before exit is not lost in the pretty-printer's worker.
     expect(out).toMatch(/^\[\d\d:\d\d:\d\d\.\d{3}\] INFO: stopped$/m);

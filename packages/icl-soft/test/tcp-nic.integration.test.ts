@@ -2,7 +2,8 @@
 // conformance suite over IPv4, plus listener/connect specifics (IPv6,
 // bound address, refused connections, close of the listener).
 import { afterEach, describe, expect, it } from 'vitest';
-import { createTcpNicDriver, tcpNicDriver, type NicConn, type NicListener } from '@iscsi-target/icl-offload-kpi';
+import type { NicConn, NicListener } from '@iscsi-target/icl-offload-kpi';
+import { createTcpNicDriver, tcpNicDriver } from '@iscsi-target/icl-soft';
 import { runNicDriverConformance, waitFor } from '@iscsi-target/icl-offload-kpi/testing';
 
 /** Connects a client to a fresh listener; returns both ends and a disposer. */

@@ -27,7 +27,7 @@
  */
 import net from 'node:net';
 import type { NicConn, NicDriver, NicHandlers, NicListener, NicListenOptions } from '@iscsi-target/icl-core/kpi';
-import { NicClosedError } from './errors.js';
+import { NicClosedError, type NicDriverDescriptor } from '@iscsi-target/icl-offload-kpi';
 
 /** Tunables of the `tcp` NIC driver. */
 export interface TcpNicOptions {
@@ -311,3 +311,12 @@ export function createTcpNicDriver(options: TcpNicOptions = {}): NicDriver {
 
 /** The default `tcp` NIC driver (4 MiB send high-water, 10 s close timeout). */
 export const tcpNicDriver: NicDriver = createTcpNicDriver();
+
+/** The `tcp` NIC driver's registry descriptor: always available, priority 0 (the default unless a higher one is available). */
+export const tcpNicDescriptor: NicDriverDescriptor = {
+  name: 'tcp',
+  priority: 0,
+  description: 'kernel TCP through node:net (vectored writes, no userspace copy)',
+  available: () => null,
+  create: () => tcpNicDriver,
+};

@@ -1,0 +1,124 @@
+/**
+ * The registry descriptors of this package's backends (ctl-core
+ * `BackendDescriptor`): `block` (a file or block device, `FileBackend`) and
+ * `ramdisk` (`RamdiskBackend`), the names ctld gives them in ctl.conf.
+ *
+ * What it does: maps `BackendOpenParams` (what the configuration says about
+ * one LUN) to each backend's options, refuses a missing backing file unless
+ * the LUN may be created, and checks without opening (`check`, for the
+ * daemon's `--check`). Option values arrive already validated by the daemon
+ * (`pblocksize` and `rpm` as decimal numbers, switches as `on`/`off`).
+ *
+ * What it does not do: register anything at import time (the daemon, or an
+ * embedder, calls `registerBackend(blockBackendDescriptor)`), or parse
+ * ctl.conf.
+ */
+import { stat } from 'node:fs/promises';
+import type { BackendDescriptor, BackendLun, BackendOpenParams } from '@iscsi-target/ctl-core';
+import type { BufferPool } from './buffer-pool.js';
+import { BackendOpenError } from './errors.js';
+import { FileBackend, type FileBackendOptions } from './file-backend.js';
+import type { LunIdentityOptions } from './lun-identity.js';
+import { RamdiskBackend, type RamdiskBackendOptions } from './ramdisk-backend.js';
+
+/** What the descriptor factories take beyond the configuration. */
+export interface BackendDescriptorOptions {
+  /** Buffer pool for reads and copy-mode writes (default: the process-wide pool). */
+  pool?: BufferPool;
+}
+
+function identityOf(p: BackendOpenParams): LunIdentityOptions {
+  const id: LunIdentityOptions = {};
+  const i = p.identity;
+  if (i.serialNumber !== undefined) id.serialNumber = i.serialNumber;
+  if (i.deviceId !== undefined) id.deviceId = i.deviceId;
+  if (i.vendor !== undefined) id.vendor = i.vendor;
+  if (i.product !== undefined) id.product = i.product;
+  if (i.revision !== undefined) id.revision = i.revision;
+  if (i.naa !== undefined) id.naa = i.naa;
+  return id;
+}
+
+function onOff(p: BackendOpenParams, key: string): boolean | undefined {
+  const v = p.options.get(key);
+  return v === undefined ? undefined : v === 'on';
+}
+
+function num(p: BackendOpenParams, key: string): number | undefined {
+  const v = p.options.get(key);
+  return v === undefined ? undefined : Number(v);
+}
+
+/** Refuses a backing file that is missing when the LUN may not create it. */
+async function requireExisting(p: BackendOpenParams, path: string): Promise<void> {
+  if (p.create) return;
+  try {
+    await stat(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw new BackendOpenError(`${path} does not exist (create it first, e.g. truncate -s SIZE ${path})`);
+    }
+    throw e;
+  }
+}
+
+/** A `block` descriptor whose LUNs use `options.pool`. */
+export function createBlockBackendDescriptor(options: BackendDescriptorOptions = {}): BackendDescriptor {
+  return {
+    name: 'block',
+    description: 'a file or block device (thin files created sparse; UNMAP punches holes)',
+    options: ['writecache', 'pblocksize', 'rpm'],
+    needsPath: true,
+    needsSize: false,
+    available: () => null,
+    async check(p) {
+      if (p.path === null) throw new BackendOpenError('backend block needs a "path"');
+      await requireExisting(p, p.path);
+    },
+    async open(p): Promise<BackendLun> {
+      if (p.path === null) throw new BackendOpenError('backend block needs a "path"');
+      await requireExisting(p, p.path);
+      const f: FileBackendOptions = { ...identityOf(p), path: p.path, blockSize: p.blockSize, readOnly: p.readOnly, copyMode: p.copyMode };
+      if (p.size !== null) f.size = p.size;
+      const pblock = num(p, 'pblocksize');
+      if (pblock !== undefined) f.physicalBlockSize = pblock;
+      const rpm = num(p, 'rpm');
+      if (rpm !== undefined) f.rotationRate = rpm;
+      const wc = onOff(p, 'writecache');
+      if (wc !== undefined) f.writeCache = wc;
+      if (options.pool !== undefined) f.pool = options.pool;
+      return FileBackend.open(f);
+    },
+  };
+}
+
+/** A `ramdisk` descriptor whose LUNs use `options.pool`. */
+export function createRamdiskBackendDescriptor(options: BackendDescriptorOptions = {}): BackendDescriptor {
+  return {
+    name: 'ramdisk',
+    description: 'memory, allocated on first write (contents lost when the daemon stops)',
+    options: ['writecache', 'pblocksize'],
+    needsPath: false,
+    needsSize: true,
+    available: () => null,
+    open(p): Promise<BackendLun> {
+      if (p.size === null) return Promise.reject(new BackendOpenError('backend ramdisk needs a "size"'));
+      const r: RamdiskBackendOptions = { ...identityOf(p), size: p.size, name: p.lunName, blockSize: p.blockSize, readOnly: p.readOnly, copyMode: p.copyMode };
+      const pblock = num(p, 'pblocksize');
+      if (pblock !== undefined) r.physicalBlockSize = pblock;
+      const wc = onOff(p, 'writecache');
+      if (wc !== undefined) r.writeCache = wc;
+      if (options.pool !== undefined) r.pool = options.pool;
+      try {
+        return Promise.resolve(new RamdiskBackend(r));
+      } catch (e) {
+        return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+      }
+    },
+  };
+}
+
+/** `block` over the process-wide buffer pool. */
+export const blockBackendDescriptor: BackendDescriptor = createBlockBackendDescriptor();
+/** `ramdisk` over the process-wide buffer pool. */
+export const ramdiskBackendDescriptor: BackendDescriptor = createRamdiskBackendDescriptor();
