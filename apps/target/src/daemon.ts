@@ -4,21 +4,16 @@
  *
  * What it does:
  * - `start()`: opens every LUN the targets use (`lun-factory.ts`) and adds
- *   it to a `Ctl`; creates the `IscsiFrontend` and registers one CTL port
+ *   it to a `Ctl` (each LUN's backend from the plug points' backend registry, `plug-points.ts`); creates the `IscsiFrontend` and registers one CTL port
  *   per (target, portal group); registers the soft ICL driver in a private
  *   `IclRegistry` (plus any driver the embedder passes); listens on every
  *   portal of every portal group that serves a target with the NIC driver
  *   (`tcp` by default); writes the pidfile. On any failure it undoes what
  *   it did and throws (`StartError`, `LunOpenError`, `ConfigError`...).
- * - per accepted connection: asks the portal group's ICL driver for its
- *   limits on this connection (`registry.limits(offload, nic)`, FreeBSD
- *   `kernel_limits()`), creates the ICL connection, guards its handlers
- *   (`session-guard.ts`), runs the login; then hands a Normal session to
- *   the frontend (`frontend.handoff(conn, HandoffParams)`) or serves a
- *   Discovery session itself (`discovery.ts`). At most `maxproc` logins
- *   and discovery sessions run at once (ctld's `maxproc`); more
- *   connections wait in a bounded queue (beyond it they are closed). TSIHs
- *   are unique among live sessions and released when a session ends.
+ * - per accepted connection: `portal-accept.ts` (`PortalAcceptor`) asks the
+ *   portal group's ICL driver for its limits, runs the login within the
+ *   `maxproc` bound, and hands a Normal session to the frontend or serves a
+ *   Discovery session; the daemon owns the listeners and passes connections on.
  * - answers SendTargets in normal sessions through the frontend's
  *   `onTextRequest` hook.
  * - `stop()`: stops accepting, cancels logins in progress, closes discovery
@@ -40,24 +35,20 @@
  * (`admin/admin-server.ts`), no signal handling or process exit (`main.ts`).
  */
 import { Ctl } from '@iscsi-target/ctl-core';
-import { IscsiFrontend, TargetState, type HandoffParams, type IscsiSession, type SessionInfo } from '@iscsi-target/ctl-frontend-iscsi';
-import type { IclRegistry} from '@iscsi-target/icl-core';
-import { type IclConn, type IclDriver, type NicConn, type NicDriver, type NicListener } from '@iscsi-target/icl-core';
+import { IscsiFrontend, TargetState, type IscsiSession, type SessionInfo } from '@iscsi-target/ctl-frontend-iscsi';
+import type { IclDriver, IclRegistry, NicDriver, NicListener } from '@iscsi-target/icl-core';
 import { PlugPoints } from './plug-points.js';
+import { PortalAcceptor } from './portal-accept.js';
 import { formatPos } from './config/errors.js';
 import { formatHostPort } from './config/listen-address.js';
 import type { DaemonConfig, LunConfig, PortalGroupConfig } from './config/model.js';
 import { formatSize } from './config/size.js';
-import { answerOtherKey, DiscoverySession } from './discovery.js';
+import { answerOtherKey } from './discovery.js';
 import { nullLogger, type Logger } from './logger.js';
-import { LoginSession, type LoginResult, type LoginTarget } from './login/login.js';
 import { ctlLunOptions, openLun, prStoreFor } from './lun-factory.js';
-import type { NegotiationPolicy } from './login/negotiate.js';
-import { DAEMON_DEFAULTS, negotiationPolicy, type DaemonOptions } from './options.js';
+import { DAEMON_DEFAULTS, type DaemonOptions } from './options.js';
 import { acquirePidfile, type Pidfile } from './pidfile.js';
 import { DiscoveryCatalog, sendTargets } from './send-targets.js';
-import { guardConnection } from './session-guard.js';
-import { TsihTable } from './tsih-table.js';
 import { meterBackend, type LunIoStats, type MeteredLun } from './lun-stats.js';
 import { describeGlobalChange, differingKeys, diffConfig, isEmptyDiff, targetShape, usedLuns, type ConfigDiff } from './reload/config-diff.js';
 import { ReloadError, type ReloadReport } from './reload/report.js';
@@ -110,13 +101,6 @@ function addrKey(a: ListenAddress): string {
   return formatHostPort(a.host, a.port);
 }
 
-/** A connection waiting for a login slot. */
-interface QueuedConn {
-  readonly pg: PortalGroupConfig;
-  readonly nic: NicConn;
-  timer: NodeJS.Timeout | null;
-}
-
 export class TargetDaemon {
   #config: DaemonConfig;
   readonly #log: Logger;
@@ -125,7 +109,6 @@ export class TargetDaemon {
   readonly #registry: IclRegistry;
   /** NIC drivers created so far, by lower-cased registered name. */
   readonly #nicDrivers = new Map<string, NicDriver>();
-  readonly #tsih = new TsihTable();
   #catalog: DiscoveryCatalog;
   /** Portal group tag → portal group. */
   readonly #pgByTag = new Map<number, PortalGroupConfig>();
@@ -141,9 +124,7 @@ export class TargetDaemon {
   #reloading: Promise<unknown> = Promise.resolve();
   #pidfile: Pidfile | null = null;
 
-  readonly #logins = new Set<LoginSession>();
-  readonly #discoveries = new Set<DiscoverySession>();
-  readonly #queue: QueuedConn[] = [];
+  readonly #acceptor: PortalAcceptor;
   #state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
   #starting: Promise<void> | null = null;
   #stopping: Promise<void> | null = null;
@@ -157,6 +138,15 @@ export class TargetDaemon {
     this.#catalog = new DiscoveryCatalog(config);
     for (const pg of config.portalGroups.values()) this.#pgByTag.set(pg.tag, pg);
     for (const d of options.iclDrivers ?? []) this.#registry.register(d);
+    this.#acceptor = new PortalAcceptor({
+      log: this.#log,
+      registry: this.#registry,
+      opts: this.#opts,
+      accepting: () => this.#state === 'running' || this.#state === 'starting',
+      config: () => this.#config,
+      catalog: () => this.#catalog,
+      frontend: () => this.#frontend,
+    });
   }
 
   /** The configuration being served (replaced by a successful `reload`). */
@@ -218,7 +208,7 @@ export class TargetDaemon {
 
   /** Logins and discovery sessions in progress (bounded by `maxproc`). */
   get activeLogins(): number {
-    return this.#logins.size + this.#discoveries.size;
+    return this.#acceptor.activeLogins;
   }
 
   /** Portals being listened on. */
@@ -352,94 +342,6 @@ export class TargetDaemon {
 
   // ---- connections --------------------------------------------------------
 
-  #accept(pg: PortalGroupConfig, nic: NicConn): void {
-    const peer = formatHostPort(nic.remoteAddress, nic.remotePort);
-    // 'starting': the first portals may accept while later ones are still being opened.
-    if (this.#state !== 'running' && this.#state !== 'starting') {
-      nic.destroy();
-      return;
-    }
-    if (this.activeLogins < this.config.maxproc) {
-      this.#startLogin(pg, nic);
-      return;
-    }
-    if (this.#queue.length >= this.#opts.maxQueuedLogins) {
-      this.#log.warn({ peer, maxproc: this.config.maxproc }, 'too many logins in progress; closing the connection');
-      nic.destroy();
-      return;
-    }
-    // The login timeout also bounds the time spent waiting for a slot.
-    const queued: QueuedConn = { pg, nic, timer: null };
-    if (this.config.timeout > 0) {
-      queued.timer = setTimeout(() => {
-        const i = this.#queue.indexOf(queued);
-        if (i !== -1) this.#queue.splice(i, 1);
-        this.#log.info({ peer }, 'connection waited too long for a login slot; closing');
-        nic.destroy();
-      }, this.config.timeout * 1000);
-      queued.timer.unref();
-    }
-    this.#queue.push(queued);
-    this.#log.debug({ peer, queued: this.#queue.length }, 'connection queued for a login slot');
-  }
-
-  /** Starts the next queued login if a slot is free. */
-  #dequeue(): void {
-    while ((this.#state === 'running' || this.#state === 'starting') && this.activeLogins < this.config.maxproc && this.#queue.length > 0) {
-      const q = this.#queue.shift()!;
-      if (q.timer !== null) clearTimeout(q.timer);
-      this.#startLogin(q.pg, q.nic);
-    }
-  }
-
-  #startLogin(pg: PortalGroupConfig, nic: NicConn): void {
-    const peer = formatHostPort(nic.remoteAddress, nic.remotePort);
-    const log = this.#log;
-    let conn: IclConn;
-    let policy: NegotiationPolicy;
-    try {
-      const limits = this.#registry.limits(pg.offload, nic);
-      policy = negotiationPolicy(limits, this.#opts.negotiation);
-      conn = this.#registry.newConn(pg.offload, { name: peer });
-    } catch (e) {
-      log.error({ peer, err: e }, 'cannot create an ICL connection');
-      nic.destroy();
-      return;
-    }
-    guardConnection(conn, log);
-    const login = new LoginSession(
-      conn,
-      {
-        portalGroupTag: pg.tag,
-        discoveryAuth: pg.discoveryAuth,
-        discoveryAuthGroup: pg.discoveryAuthGroup,
-        portalRedirect: pg.redirect,
-        initiatorAddress: nic.remoteAddress,
-        authFailureDelayMs: this.#opts.authFailureDelayMs,
-        findTarget: (name) => this.#findTarget(pg, name),
-        policy,
-        allocateTsih: () => this.#tsih.allocate(),
-        tsihInUse: (t) => this.#tsih.has(t),
-        timeoutMs: this.config.timeout * 1000,
-        maxTextLength: this.#opts.maxLoginTextLength,
-        logger: log,
-      },
-      (result) => {
-        this.#logins.delete(login);
-        this.#loggedIn(pg, conn, result, peer);
-        this.#dequeue();
-      },
-      () => {
-        this.#logins.delete(login);
-        this.#dequeue();
-      },
-    );
-    this.#logins.add(login);
-    // Handlers first, then the transport: no PDU can arrive before onReceive is set.
-    login.start();
-    conn.handoff(nic);
-  }
-
   /** The configuration with each portal's port replaced by the bound one. */
   #withBoundPorts(): DaemonConfig {
     const portalGroups = new Map<string, PortalGroupConfig>();
@@ -451,85 +353,6 @@ export class TargetDaemon {
       portalGroups.set(name, { ...pg, listen });
     }
     return { ...this.config, portalGroups };
-  }
-
-  #findTarget(pg: PortalGroupConfig, name: string): LoginTarget | null {
-    const t = this.#catalog.find(pg.name, name);
-    if (t === null) return null;
-    return { name: t.name, alias: t.alias, auth: t.authByPortalGroup.get(pg.name)!, authGroup: t.authGroupByPortalGroup.get(pg.name)!, redirect: t.redirect };
-  }
-
-  /** The login succeeded: hand the connection on (synchronously). */
-  #loggedIn(pg: PortalGroupConfig, conn: IclConn, r: LoginResult, peer: string): void {
-    const log = this.#log;
-    const who = { peer, initiator: r.leading.initiatorName, tsih: r.tsih };
-    if (r.params.sessionType === 'Discovery') {
-      log.info(who, `discovery session from ${r.leading.initiatorName} (${peer})`);
-      const d = new DiscoverySession(
-        conn,
-        {
-          catalog: this.#catalog,
-          portalGroup: pg.name,
-          statSn: r.statSn,
-          cmdSn: r.cmdSn,
-          maxSendDataSegmentLength: r.params.maxSendDataSegmentLength,
-          maxTextLength: this.#opts.maxLoginTextLength,
-          idleTimeoutMs: this.config.timeout * 1000,
-          logger: log,
-          initiator: { name: r.leading.initiatorName, address: conn.remoteAddress, chap: r.chap },
-        },
-        () => {
-          this.#discoveries.delete(d);
-          this.#tsih.release(r.tsih);
-          log.debug(who, 'discovery session closed');
-          this.#dequeue();
-        },
-      );
-      this.#discoveries.add(d);
-      d.start();
-      return;
-    }
-    const p = r.params;
-    const params: HandoffParams = {
-      initiatorName: r.leading.initiatorName,
-      initiatorAddress: peer,
-      isid: r.isid,
-      tsih: r.tsih,
-      targetName: r.target!.name,
-      portalGroupTag: pg.tag,
-      cmdSn: r.cmdSn,
-      statSn: r.statSn,
-      maxRecvDataSegmentLength: p.maxRecvDataSegmentLength,
-      maxSendDataSegmentLength: p.maxSendDataSegmentLength,
-      maxBurstLength: p.maxBurstLength,
-      firstBurstLength: p.firstBurstLength,
-      immediateData: p.immediateData,
-      initialR2t: p.initialR2t,
-      maxOutstandingR2t: p.maxOutstandingR2t,
-      headerDigest: p.headerDigest,
-      dataDigest: p.dataDigest,
-      errorRecoveryLevel: 0,
-    };
-    const alias = p.initiatorAlias ?? r.leading.initiatorAlias;
-    if (alias !== null) params.initiatorAlias = alias;
-    let session: IscsiSession;
-    try {
-      session = this.#frontend!.handoff(conn, params);
-    } catch (e) {
-      log.error({ ...who, err: e }, 'the frontend refused the session');
-      this.#tsih.release(r.tsih);
-      conn.close();
-      conn.free();
-      return;
-    }
-    log.info(
-      { ...who, session: session.id, target: params.targetName, headerDigest: p.headerDigest, dataDigest: p.dataDigest, maxRecvDataSegmentLength: p.maxRecvDataSegmentLength, maxSendDataSegmentLength: p.maxSendDataSegmentLength, maxBurstLength: p.maxBurstLength, firstBurstLength: p.firstBurstLength, immediateData: p.immediateData },
-      `session ${session.id}: ${r.leading.initiatorName} (${peer}) logged in to ${params.targetName}`,
-    );
-    void session.closed.then(() => {
-      this.#tsih.release(r.tsih);
-      log.info({ ...who, session: session.id, reason: session.terminationReason ?? undefined }, `session ${session.id} closed`);
-    });
   }
 
   /** Full-feature Text Requests of normal sessions (RFC 7143 Appendix C). */
@@ -579,12 +402,7 @@ export class TargetDaemon {
   async #teardown(): Promise<void> {
     const log = this.#log;
     await Promise.all(this.#listeners.splice(0).map((l) => l.listener.close().catch((e: unknown) => log.warn({ err: e }, 'closing a listener failed'))));
-    for (const q of this.#queue.splice(0)) {
-      if (q.timer !== null) clearTimeout(q.timer);
-      q.nic.destroy();
-    }
-    for (const l of [...this.#logins]) l.cancel();
-    for (const d of [...this.#discoveries]) d.close();
+    this.#acceptor.shutdown();
     if (this.#frontend !== null) {
       const grace = new Promise<void>((resolve) => {
         const t = setTimeout(resolve, this.#opts.stopGraceMs + 1000);
@@ -614,7 +432,7 @@ export class TargetDaemon {
   /** Listens on `addr` for `pg`; the entry's `pg` is what accepted connections use. */
   async #openPortal(pg: PortalGroupConfig, addr: ListenAddress): Promise<ListenerEntry> {
     const entry: { pg: PortalGroupConfig; host: string; addr: ListenAddress; listener: NicListener | null; nic: string } = { pg, host: addr.host, addr, listener: null, nic: this.nicNameOf(pg) };
-    entry.listener = await this.#nicFor(pg).listen({ host: addr.host, port: addr.port }, (nic) => this.#accept(entry.pg, nic));
+    entry.listener = await this.#nicFor(pg).listen({ host: addr.host, port: addr.port }, (nic) => this.#acceptor.accept(entry.pg, nic));
     return entry as ListenerEntry;
   }
 
