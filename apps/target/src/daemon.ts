@@ -1,41 +1,41 @@
 /**
- * `TargetDaemon`: the wiring of a running target (FreeBSD ctld's main loop
- * plus what `conf_apply()` does to the kernel), in one process.
+ * `TargetDaemon`: the lifecycle and the wiring of a running target (FreeBSD
+ * ctld's main loop plus what `conf_apply()` does to the kernel), in one
+ * process. Its parts live along their seams:
+ * - `plug-points.ts`: the ICL drivers, NIC drivers and backends a
+ *   configuration may name;
+ * - `inventory.ts`: the LUN maps (name → CTL LUN, configuration, backend;
+ *   admin-mapped LUNs);
+ * - `portal-accept.ts`: accepted connections → login → frontend or discovery;
+ * - `reload/apply.ts`: applying a reloaded configuration;
+ * - `admin/operations.ts`: what the admin socket asks for.
+ * They see the daemon through `DaemonHost` (`daemon-host.ts`).
  *
  * What it does:
- * - `start()`: opens every LUN the targets use (`lun-factory.ts`) and adds
- *   it to a `Ctl` (each LUN's backend from the plug points' backend registry, `plug-points.ts`); creates the `IscsiFrontend` and registers one CTL port
- *   per (target, portal group); registers the soft ICL driver in a private
- *   `IclRegistry` (plus any driver the embedder passes); listens on every
- *   portal of every portal group that serves a target with the NIC driver
- *   (`tcp` by default); writes the pidfile. On any failure it undoes what
- *   it did and throws (`StartError`, `LunOpenError`, `ConfigError`...).
- * - per accepted connection: `portal-accept.ts` (`PortalAcceptor`) asks the
- *   portal group's ICL driver for its limits, runs the login within the
- *   `maxproc` bound, and hands a Normal session to the frontend or serves a
- *   Discovery session; the daemon owns the listeners and passes connections on.
+ * - `start()`: opens every LUN the targets use (`lun-factory.ts`, each with
+ *   the backend its `backend NAME` names) and adds it to a `Ctl`; creates
+ *   the `IscsiFrontend` and registers one CTL port per (target, portal
+ *   group); listens on every portal of every portal group that serves a
+ *   target, with the portal group's NIC driver; writes the pidfile. On any
+ *   failure it undoes what it did and throws (`StartError`, `LunOpenError`,
+ *   `ConfigError`...).
  * - answers SendTargets in normal sessions through the frontend's
  *   `onTextRequest` hook.
  * - `stop()`: stops accepting, cancels logins in progress, closes discovery
  *   sessions, shuts the frontend down (sessions are asked to log out, then
  *   terminated), removes the LUNs (backends flush and close), removes the
  *   pidfile. Idempotent.
- *
- * Authentication, authorization and redirection happen in the login
- * (`login/login.ts`, `auth/`); the daemon passes each connection's portal
- * group settings and the initiator's address.
- *
- * - `reload(config)`: applies a new configuration live, only what differs
- *   (see the method); the administration methods (`lunList`, `createLun`,
- *   `destroyLun`, `resizeLun`, `sessionList`, `killSession`, `portList`,
- *   `lunStats`) serve the admin socket (`admin/`). Every backend is wrapped
- *   by `lun-stats.ts` for per-LUN I/O counters.
+ * - `reload(config)` (serialized) and the administration methods
+ *   (`lunList`, `createLun`, `destroyLun`, `resizeLun`, `sessionList`,
+ *   `killSession`, `portList`, `lunStats`) delegate to their modules. Every
+ *   backend is wrapped by `lun-stats.ts` for per-LUN I/O counters.
  *
  * What it does not do: no metrics, no socket for the admin CLI
- * (`admin/admin-server.ts`), no signal handling or process exit (`main.ts`).
+ * (`admin/admin-server.ts`), no signal handling or process exit (`main.ts`),
+ * no login or authentication (`login/`, `auth/`).
  */
 import { Ctl } from '@iscsi-target/ctl-core';
-import { IscsiFrontend, TargetState, type IscsiSession, type SessionInfo } from '@iscsi-target/ctl-frontend-iscsi';
+import { IscsiFrontend, type IscsiSession, type SessionInfo } from '@iscsi-target/ctl-frontend-iscsi';
 import type { IclDriver, IclRegistry, NicDriver, NicListener } from '@iscsi-target/icl-core';
 import { PlugPoints } from './plug-points.js';
 import { PortalAcceptor } from './portal-accept.js';
@@ -49,11 +49,15 @@ import { ctlLunOptions, openLun, prStoreFor } from './lun-factory.js';
 import { DAEMON_DEFAULTS, type DaemonOptions } from './options.js';
 import { acquirePidfile, type Pidfile } from './pidfile.js';
 import { DiscoveryCatalog, sendTargets } from './send-targets.js';
-import { meterBackend, type LunIoStats, type MeteredLun } from './lun-stats.js';
-import { describeGlobalChange, differingKeys, diffConfig, isEmptyDiff, targetShape, usedLuns, type ConfigDiff } from './reload/config-diff.js';
-import { ReloadError, type ReloadReport } from './reload/report.js';
+import { meterBackend, type LunIoStats } from './lun-stats.js';
+import { type ReloadReport } from './reload/report.js';
+import { applyReload } from './reload/apply.js';
+import { AdminOperations, type AdminLunInfo, type AdminLunSpec, type AdminPortInfo } from './admin/operations.js';
+import { addrKey, type BoundPortal, type DaemonHost, type DaemonState, type ListenerEntry } from './daemon-host.js';
+import { LunInventory } from './inventory.js';
+export { AdminError, type AdminLunInfo, type AdminLunSpec, type AdminPortInfo } from './admin/operations.js';
+export type { BoundPortal } from './daemon-host.js';
 import type { ListenAddress } from './config/listen-address.js';
-import type { TargetConfig } from './config/model.js';
 
 export class StartError extends Error {
   override readonly name = 'StartError';
@@ -76,30 +80,7 @@ export interface TargetDaemonOptions extends DaemonOptions {
   iclDrivers?: readonly IclDriver[];
 }
 
-/** A portal the daemon listens on. */
-export interface BoundPortal {
-  readonly portalGroup: string;
-  readonly tag: number;
-  /** As configured. */
-  readonly host: string;
-  /** The bound port (differs from the configured one when that was 0). */
-  readonly port: number;
-}
 
-/** A listening portal: the portal group is replaced in place when a reload changes it. */
-interface ListenerEntry {
-  pg: PortalGroupConfig;
-  readonly host: string;
-  /** The address as configured (port 0 = ephemeral). */
-  readonly addr: ListenAddress;
-  readonly listener: NicListener;
-  /** The registered name of the NIC driver that listens. */
-  readonly nic: string;
-}
-
-function addrKey(a: ListenAddress): string {
-  return formatHostPort(a.host, a.port);
-}
 
 export class TargetDaemon {
   #config: DaemonConfig;
@@ -116,16 +97,14 @@ export class TargetDaemon {
   #ctl: Ctl | null = null;
   #frontend: IscsiFrontend | null = null;
   readonly #listeners: ListenerEntry[] = [];
-  readonly #ctlLuns = new Map<string, number>();
-  /** LUN name → its configuration and (metered) backend; see the reload/admin section. */
-  readonly #lunState = new Map<string, { config: LunConfig; be: MeteredLun }>();
-  /** LUNs mapped to targets by the admin CLI (target name folded → LUN number → LUN name). */
-  readonly #adminMaps = new Map<string, Map<number, string>>();
+  readonly #inv = new LunInventory();
   #reloading: Promise<unknown> = Promise.resolve();
   #pidfile: Pidfile | null = null;
 
   readonly #acceptor: PortalAcceptor;
-  #state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
+  readonly #host: DaemonHost;
+  readonly #admin: AdminOperations;
+  #state: DaemonState = 'new';
   #starting: Promise<void> | null = null;
   #stopping: Promise<void> | null = null;
 
@@ -138,6 +117,39 @@ export class TargetDaemon {
     this.#catalog = new DiscoveryCatalog(config);
     for (const pg of config.portalGroups.values()) this.#pgByTag.set(pg.tag, pg);
     for (const d of options.iclDrivers ?? []) this.#registry.register(d);
+    this.#host = {
+      log: this.#log,
+      opts: this.#opts,
+      plug: this.#plug,
+      inventory: this.#inv,
+      listeners: this.#listeners,
+      pgByTag: this.#pgByTag,
+      state: () => this.#state,
+      config: () => this.#config,
+      setConfig: (next) => {
+        this.#config = next;
+      },
+      ctl: () => {
+        if (this.#ctl === null) throw new Error('the daemon has not started');
+        return this.#ctl;
+      },
+      ctlOrNull: () => this.#ctl,
+      frontend: () => {
+        if (this.#frontend === null) throw new Error('the daemon has not started');
+        return this.#frontend;
+      },
+      frontendOrNull: () => this.#frontend,
+      refreshCatalog: () => {
+        this.#catalog = new DiscoveryCatalog(this.#withBoundPorts());
+      },
+      openPortal: (pg, addr) => this.#openPortal(pg, addr),
+      checkNic: (pg) => {
+        this.#nicFor(pg);
+      },
+      nicNameOf: (pg) => this.nicNameOf(pg),
+      portals: () => this.portals(),
+    };
+    this.#admin = new AdminOperations(this.#host);
     this.#acceptor = new PortalAcceptor({
       log: this.#log,
       registry: this.#registry,
@@ -268,8 +280,7 @@ export class TargetDaemon {
         await be.shutdown();
         throw new StartError(`lun "${lun.name}": ${(e as Error).message}`);
       }
-      this.#ctlLuns.set(lun.name, id);
-      this.#lunState.set(lun.name, { config: lun, be });
+      this.#inv.add(lun.name, id, lun, be);
       this.#log.info(
         {
           lun: lun.name,
@@ -302,7 +313,7 @@ export class TargetDaemon {
     this.#frontend = frontend;
     for (const t of config.targets) {
       const lunMap = new Map<number, number>();
-      for (const [n, l] of t.luns) lunMap.set(n, this.#ctlLuns.get(l.name)!);
+      for (const [n, l] of t.luns) lunMap.set(n, this.#inv.ctlLuns.get(l.name)!);
       for (const ref of t.portalGroups) {
         const pg = config.portalGroups.get(ref.portalGroup)!;
         const tc: Parameters<IscsiFrontend['addTarget']>[0] = { name: t.name, portalGroupTag: pg.tag, lunMap };
@@ -412,7 +423,7 @@ export class TargetDaemon {
     }
     if (this.#ctl !== null) {
       const ctl = this.#ctl;
-      for (const id of this.#ctlLuns.values()) {
+      for (const id of this.#inv.ctlLuns.values()) {
         try {
           await ctl.removeLun(id);
         } catch (e) {
@@ -420,7 +431,7 @@ export class TargetDaemon {
         }
       }
     }
-    this.#ctlLuns.clear();
+    this.#inv.ctlLuns.clear();
     if (this.#pidfile !== null) {
       await this.#pidfile.release();
       this.#pidfile = null;
@@ -442,7 +453,8 @@ export class TargetDaemon {
     return entry.listener;
   }
 
-  // ---- live reload (SIGHUP, admin CLI) ------------------------------------
+
+  // ---- live reload (SIGHUP, admin CLI): reload/apply.ts --------------------
 
   /**
    * Applies a new configuration (already parsed and checked) by changing
@@ -465,533 +477,51 @@ export class TargetDaemon {
    * Sessions of unchanged targets are not touched. Reloads are serialized.
    */
   reload(next: DaemonConfig): Promise<ReloadReport> {
-    const run = this.#reloading.then(() => this.#reload(next));
+    const run = this.#reloading.then(() => applyReload(this.#host, next));
     this.#reloading = run.catch(() => {});
     return run;
   }
 
-  async #reload(next: DaemonConfig): Promise<ReloadReport> {
-    if (this.#state !== 'running') throw new ReloadError(`cannot reload: the daemon is ${this.#state}`);
-    const diff = diffConfig(this.#config, next);
-    if (isEmptyDiff(diff)) {
-      // Same content (positions may differ): keep the new one for its positions.
-      this.#config = next;
-      this.#pgByTag.clear();
-      for (const pg of next.portalGroups.values()) this.#pgByTag.set(pg.tag, pg);
-      for (const e of this.#listeners) e.pg = next.portalGroups.get(e.pg.name) ?? e.pg;
-      this.#catalog = new DiscoveryCatalog(this.#withBoundPorts());
-      return { source: next.source, changed: false, actions: [], errors: [], deferred: [] };
-    }
-    const { opened, newListeners } = await this.#prepareReload(next, diff);
-    return this.#commitReload(next, diff, opened, newListeners);
-  }
-
-  async #prepareReload(next: DaemonConfig, diff: ConfigDiff): Promise<{ opened: Map<string, MeteredLun>; newListeners: ListenerEntry[] }> {
-    for (const pg of [...diff.portalGroups.added, ...diff.portalGroups.changed.map((c) => c.new)]) {
-      if (pg.listen.length === 0) continue;
-      try {
-        this.#registry.find(pg.offload);
-      } catch {
-        throw new ReloadError(`${formatPos(pg.pos)}: portal-group "${pg.name}": ICL driver "${pg.offload}" is not available (known: ${this.#registry.names().join(', ')})`);
-      }
-      try {
-        this.#nicFor(pg);
-      } catch (e) {
-        throw new ReloadError((e as Error).message, { cause: e });
-      }
-    }
-    const replaced = diff.luns.changed.filter((c) => c.kind === 'replace');
-    const toOpen = [...diff.luns.added, ...replaced.map((c) => c.new)];
-    const leaving = new Set([...diff.luns.removed, ...replaced.map((c) => c.old)].map((l) => this.#ctlLuns.get(l.name)));
-    const taken = new Set([...this.#ctlLuns.values()].filter((id) => !leaving.has(id)));
-    for (const l of toOpen) {
-      if (l.ctlLun === null) continue;
-      if (taken.has(l.ctlLun)) throw new ReloadError(`${formatPos(l.pos)}: lun "${l.name}": ctl-lun ${l.ctlLun} is in use by another LUN`);
-      taken.add(l.ctlLun);
-    }
-    const opened = new Map<string, MeteredLun>();
-    const newListeners: ListenerEntry[] = [];
-    try {
-      for (const l of toOpen) opened.set(l.name, meterBackend(await openLun(l, { copyMode: !this.#opts.noCopy, backends: this.#plug.backends })));
-      for (const pg of next.portalGroups.values()) {
-        for (const addr of pg.listen) {
-          if (this.#listeners.some((e) => e.pg.name === pg.name && addrKey(e.addr) === addrKey(addr))) continue;
-          try {
-            newListeners.push(await this.#openPortal(pg, addr));
-          } catch (e) {
-            throw new ReloadError(`${formatPos(pg.pos)}: portal-group "${pg.name}": cannot listen on ${addrKey(addr)}: ${(e as Error).message}`, { cause: e });
-          }
-        }
-      }
-    } catch (e) {
-      await Promise.all(newListeners.map((l) => l.listener.close().catch(() => {})));
-      await Promise.all([...opened.values()].map((be) => be.shutdown().catch(() => {})));
-      if (e instanceof ReloadError) throw e;
-      throw new ReloadError((e as Error).message, { cause: e });
-    }
-    return { opened, newListeners };
-  }
-
-  async #commitReload(next: DaemonConfig, diff: ConfigDiff, opened: Map<string, MeteredLun>, newListeners: ListenerEntry[]): Promise<ReloadReport> {
-    const log = this.#log;
-    const ctl = this.#ctl!;
-    const frontend = this.#frontend!;
-    const actions: string[] = [];
-    const errors: string[] = [];
-    const deferred: string[] = [];
-    const act = (obj: Record<string, unknown>, msg: string): void => {
-      actions.push(msg);
-      log.info({ reload: true, ...obj }, msg);
-    };
-    const fail = (obj: Record<string, unknown>, msg: string): void => {
-      errors.push(msg);
-      log.error({ reload: true, ...obj }, msg);
-    };
-
-    for (const g of diff.globals) {
-      if (g.key === 'pidfile' || g.key === 'debug') {
-        deferred.push(`${g.key} ${JSON.stringify(g.old)} → ${JSON.stringify(g.new)}: takes effect at the next start`);
-        log.warn({ reload: true, key: g.key }, `reload: "${g.key}" changed; it takes effect at the next start`);
-      } else {
-        act({ key: g.key }, describeGlobalChange(g.key, g.old, g.new));
-      }
-    }
-
-    this.#config = next;
-    this.#pgByTag.clear();
-    for (const pg of next.portalGroups.values()) this.#pgByTag.set(pg.tag, pg);
-    for (const e of this.#listeners) {
-      const pg = next.portalGroups.get(e.pg.name);
-      if (pg === undefined) continue;
-      const nic = this.nicNameOf(pg);
-      if (nic.toLowerCase() !== e.nic.toLowerCase()) {
-        // The new driver cannot listen on the address while the old one does: like pidfile, at the next start.
-        deferred.push(`portal-group "${pg.name}": nic ${e.nic} → ${nic} on ${formatHostPort(e.host, e.listener.port)}: takes effect at the next start`);
-        log.warn({ reload: true, portalGroup: pg.name }, `reload: the NIC driver of portal group "${pg.name}" changed (${e.nic} → ${nic}); ${formatHostPort(e.host, e.listener.port)} keeps ${e.nic} until the next start`);
-      }
-      e.pg = pg;
-    }
-    for (const e of newListeners) {
-      this.#listeners.push(e);
-      act({ portalGroup: e.pg.name, tag: e.pg.tag, address: formatHostPort(e.host, e.listener.port) }, `listening on ${formatHostPort(e.host, e.listener.port)} (portal group ${e.pg.name}, tag ${e.pg.tag})`);
-    }
-
-    // LUNs: added, replaced (remove + add), resized.
-    const retire: number[] = [];
-    const addCtl = (l: LunConfig, be: MeteredLun): boolean => {
-      try {
-        // Inventory unit attentions go only to the ports whose map changes (below).
-        const prStore = prStoreFor(l);
-        const id = ctl.addLun(be, l.ctlLun ?? undefined, { ...ctlLunOptions(l), ...(prStore ? { prStore } : {}), inventoryUa: false });
-        this.#ctlLuns.set(l.name, id);
-        this.#lunState.set(l.name, { config: l, be });
-        return true;
-      } catch (e) {
-        void be.shutdown().catch(() => {});
-        fail({ lun: l.name }, `lun "${l.name}": cannot add: ${(e as Error).message}`);
-        return false;
-      }
-    };
-    for (const l of diff.luns.added) {
-      if (addCtl(l, opened.get(l.name)!)) act({ lun: l.name, ctlLun: this.#ctlLuns.get(l.name) }, `lun "${l.name}": added (CTL LUN ${this.#ctlLuns.get(l.name)})`);
-    }
-    for (const c of diff.luns.changed) {
-      const name = c.old.name;
-      const oldId = this.#ctlLuns.get(name);
-      if (c.kind === 'replace') {
-        if (oldId !== undefined) {
-          if (c.new.ctlLun !== null && c.new.ctlLun === oldId) {
-            // The same fixed id: the old LUN must be gone (drained) first.
-            await ctl.removeLun(oldId, { inventoryUa: false }).catch((e: unknown) => fail({ lun: name }, `lun "${name}": removing the old LUN failed: ${(e as Error).message}`));
-          } else {
-            retire.push(oldId);
-          }
-          this.#ctlLuns.delete(name);
-          this.#lunState.delete(name);
-        }
-        if (addCtl(c.new, opened.get(name)!)) {
-          act(
-            { lun: name, fields: c.fields, ctlLun: this.#ctlLuns.get(name) },
-            `lun "${name}": ${c.fields.join(', ')} changed, which cannot be applied live: removed and added again (CTL LUN ${this.#ctlLuns.get(name)})`,
-          );
-        }
-        continue;
-      }
-      const st = this.#lunState.get(name);
-      if (st === undefined || oldId === undefined) continue;
-      try {
-        await resizeBackend(st.be, c.new.size!);
-        ctl.lunCapacityChanged(oldId);
-        st.config = c.new;
-        act({ lun: name, ctlLun: oldId, oldSize: c.old.size, size: c.new.size }, `lun "${name}": resized ${formatSize(c.old.size!)} → ${formatSize(c.new.size!)}`);
-      } catch (e) {
-        fail({ lun: name, err: e }, `lun "${name}": resize to ${formatSize(c.new.size!)} failed: ${(e as Error).message}`);
-      }
-    }
-    for (const l of usedLuns(next).values()) {
-      const st = this.#lunState.get(l.name);
-      if (st !== undefined && opened.get(l.name) !== st.be && diff.luns.changed.every((c) => c.old.name !== l.name)) st.config = l;
-    }
-
-    // Targets (one CTL port per target and portal group tag).
-    const key = (name: string, tag: number): string => `${name.toLowerCase()}\0${tag}`;
-    const desired = new Map<string, { t: TargetConfig; tag: number }>();
-    for (const t of next.targets) {
-      for (const ref of t.portalGroups) {
-        const pg = next.portalGroups.get(ref.portalGroup);
-        if (pg !== undefined) desired.set(key(t.name, pg.tag), { t, tag: pg.tag });
-      }
-    }
-    const removals: Array<Promise<void>> = [];
-    const graceS = this.#opts.stopGraceMs / 1000;
-    for (const port of frontend.targets()) {
-      if (port.state !== TargetState.Active || desired.has(key(port.targetName, port.portalGroupTag))) continue;
-      const sessions = frontend.sessions().filter((s) => s.targetName === port.targetName && s.portalGroupTag === port.portalGroupTag && s.state === 'active').length;
-      act(
-        { target: port.targetName, tag: port.portalGroupTag, sessions },
-        `target ${port.targetName} (tag ${port.portalGroupTag}): removed; ${sessions} session(s) asked to log out within ${graceS} s`,
-      );
-      removals.push(
-        frontend.removeTarget(port.targetName, port.portalGroupTag).catch((e: unknown) => fail({ target: port.targetName }, `target ${port.targetName}: removal failed: ${(e as Error).message}`)),
-      );
-    }
-    for (const { t, tag } of desired.values()) {
-      const lunMap = this.#lunMapOf(t);
-      const port = frontend.target(t.name, tag);
-      if (port === undefined || port.state !== TargetState.Active) {
-        try {
-          const tc: Parameters<IscsiFrontend['addTarget']>[0] = { name: t.name, portalGroupTag: tag, lunMap };
-          if (t.alias !== null) tc.alias = t.alias;
-          frontend.addTarget(tc);
-          act({ target: t.name, tag, luns: [...lunMap.keys()] }, `target ${t.name} (tag ${tag}): added`);
-        } catch (e) {
-          fail({ target: t.name, tag }, `target ${t.name} (tag ${tag}): cannot add: ${(e as Error).message}`);
-        }
-        continue;
-      }
-      const changes: { alias?: string; lunMap?: ReadonlyMap<number, number> } = {};
-      if (!sameLunMap(port.lunMap, lunMap)) changes.lunMap = lunMap;
-      if (t.alias !== null && t.alias !== port.alias) changes.alias = t.alias;
-      if (changes.lunMap !== undefined || changes.alias !== undefined) {
-        frontend.updateTarget(t.name, tag, changes);
-        // REPORTED LUNS DATA HAS CHANGED for this target's initiators only.
-        if (changes.lunMap !== undefined) ctl.lunInventoryChanged(port.portNumber);
-        act({ target: t.name, tag, luns: [...lunMap.keys()] }, `target ${t.name} (tag ${tag}): ${[changes.lunMap !== undefined ? 'LUN map' : '', changes.alias !== undefined ? 'alias' : ''].filter((x) => x !== '').join(' and ')} updated`);
-      }
-    }
-    for (const c of diff.targets.changed) {
-      // Login-time settings (auth, ...) take effect through the catalog, for new logins.
-      const fields = differingKeys(targetShape(c.old), targetShape(c.new)).filter((k) => k !== 'luns' && k !== 'portalGroups' && k !== 'alias');
-      if (fields.length > 0) act({ target: c.new.name, fields }, `target ${c.new.name}: ${fields.join(', ')} changed (applies to new logins; running sessions continue)`);
-    }
-
-    // Portals no longer configured stop accepting (their sessions are not affected).
-    for (const e of [...this.#listeners]) {
-      const pg = next.portalGroups.get(e.pg.name);
-      if (pg !== undefined && pg.listen.some((a) => addrKey(a) === addrKey(e.addr))) continue;
-      this.#listeners.splice(this.#listeners.indexOf(e), 1);
-      await e.listener.close().catch((err: unknown) => log.warn({ err }, 'closing a listener failed'));
-      act({ portalGroup: e.pg.name, address: formatHostPort(e.host, e.listener.port) }, `stopped listening on ${formatHostPort(e.host, e.listener.port)} (portal group ${e.pg.name})`);
-    }
-    this.#catalog = new DiscoveryCatalog(this.#withBoundPorts());
-
-    // LUNs nobody uses any more go once the removed targets' sessions are gone.
-    await Promise.all(removals);
-    for (const l of diff.luns.removed) {
-      const id = this.#ctlLuns.get(l.name);
-      if (id === undefined) continue;
-      this.#ctlLuns.delete(l.name);
-      this.#lunState.delete(l.name);
-      try {
-        await ctl.removeLun(id, { inventoryUa: false });
-        act({ lun: l.name, ctlLun: id }, `lun "${l.name}": removed (CTL LUN ${id})`);
-      } catch (e) {
-        fail({ lun: l.name }, `lun "${l.name}": removal failed: ${(e as Error).message}`);
-      }
-    }
-    for (const id of retire) await ctl.removeLun(id, { inventoryUa: false }).catch((e: unknown) => fail({ ctlLun: id }, `CTL LUN ${id}: removal failed: ${(e as Error).message}`));
-    for (const w of next.warnings) log.warn({ reload: true }, w);
-    return { source: next.source, changed: true, actions, errors, deferred };
-  }
-
-  /** Target LUN number → CTL LUN id: the configuration's LUNs, then the admin CLI's. */
-  #lunMapOf(t: TargetConfig): Map<number, number> {
-    const m = new Map<number, number>();
-    for (const [n, l] of t.luns) {
-      const id = this.#ctlLuns.get(l.name);
-      if (id !== undefined) m.set(n, id);
-    }
-    for (const [n, name] of this.#adminMaps.get(t.name.toLowerCase()) ?? []) {
-      const id = this.#ctlLuns.get(name);
-      if (id !== undefined && !m.has(n)) m.set(n, id);
-    }
-    return m;
-  }
-
-  // ---- administration (the admin socket, admin/*.ts) ----------------------
+  // ---- administration (the admin socket): admin/operations.ts --------------
 
   /** The LUNs, by CTL id. */
   lunList(): AdminLunInfo[] {
-    const out: AdminLunInfo[] = [];
-    for (const [name, id] of this.#ctlLuns) {
-      const st = this.#lunState.get(name);
-      if (st === undefined) continue;
-      const be = st.be;
-      const mappings: Array<{ target: string; lun: number }> = [];
-      for (const port of this.#frontend?.targets() ?? []) {
-        if (port.state !== TargetState.Active) continue;
-        for (const [n, cid] of port.lunMap ?? []) {
-          if (cid === id && !mappings.some((m) => m.target === port.targetName && m.lun === n)) mappings.push({ target: port.targetName, lun: n });
-        }
-      }
-      out.push({
-        name,
-        ctlLun: id,
-        backend: st.config.backend,
-        path: st.config.path,
-        size: be.numBlocks * be.blockSize,
-        blockSize: be.blockSize,
-        readOnly: be.readOnly,
-        serial: be.serialNumber,
-        origin: this.#isAdminLun(name) ? 'admin' : 'config',
-        mappings,
-      });
-    }
-    return out.sort((a, b) => a.ctlLun - b.ctlLun);
+    return this.#admin.lunList();
   }
 
   /** Cumulative I/O counters per LUN (the admin CLI's `stat` computes rates). */
   lunStats(): Array<{ name: string; ctlLun: number; stats: LunIoStats }> {
-    const out: Array<{ name: string; ctlLun: number; stats: LunIoStats }> = [];
-    for (const [name, id] of this.#ctlLuns) {
-      const st = this.#lunState.get(name);
-      if (st !== undefined) out.push({ name, ctlLun: id, stats: { ...st.be.stats } });
-    }
-    return out.sort((a, b) => a.ctlLun - b.ctlLun);
+    return this.#admin.lunStats();
   }
 
-  #isAdminLun(name: string): boolean {
-    return !usedLuns(this.#config).has(name);
+  /** Creates a LUN at run time (ctladm create); see `AdminOperations.createLun`. */
+  createLun(spec: AdminLunSpec): Promise<AdminLunInfo> {
+    return this.#admin.createLun(spec);
   }
 
-  /** The LUN named `ref`, or with CTL id `ref`. */
-  #findLun(ref: string): { name: string; id: number } {
-    const byName = this.#ctlLuns.get(ref);
-    if (byName !== undefined) return { name: ref, id: byName };
-    if (/^\d+$/.test(ref)) {
-      for (const [name, id] of this.#ctlLuns) if (id === Number(ref)) return { name, id };
-    }
-    throw new AdminError(`no LUN "${ref}"`);
-  }
-
-  /**
-   * Creates a LUN at run time (ctladm create): a RAM disk or a file (created
-   * sparse if missing), optionally mapped to a target as LUN `lun`. It is not
-   * written to the configuration file: a restart forgets it.
-   */
-  async createLun(spec: AdminLunSpec): Promise<AdminLunInfo> {
-    if (this.#state !== 'running') throw new AdminError(`the daemon is ${this.#state}`);
-    const ctl = this.#ctl!;
-    const name = spec.name ?? `admin${this.#nextAdminLun++}`;
-    if (this.#ctlLuns.has(name) || this.#config.luns.has(name)) throw new AdminError(`a LUN named "${name}" exists`);
-    let desc;
-    try {
-      desc = this.#plug.backends.find(spec.backend);
-    } catch (e) {
-      throw new AdminError((e as Error).message);
-    }
-    if (desc.needsSize && (spec.size === undefined || spec.size <= 0)) throw new AdminError(`a ${desc.name} LUN needs a size`);
-    if (desc.needsPath && (spec.path === undefined || spec.path === '')) throw new AdminError(`a ${desc.name === 'block' ? 'file' : desc.name} LUN needs a path`);
-    let target: TargetConfig | undefined;
-    if (spec.target !== undefined) {
-      target = this.#config.targets.find((t) => t.name.toLowerCase() === spec.target!.toLowerCase());
-      if (target === undefined) throw new AdminError(`no target "${spec.target}"`);
-      const n = spec.lun ?? 0;
-      if (!Number.isInteger(n) || n < 0 || n > 1023) throw new AdminError(`LUN number ${n} is not in 0..1023`);
-      if (this.#lunMapOf(target).has(n)) throw new AdminError(`target ${target.name} already has a LUN ${n}`);
-    }
-    const config: LunConfig = {
-      name,
-      backend: desc.name,
-      path: desc.needsPath ? spec.path! : null,
-      pathIsFile: desc.needsPath && desc.pathIsName !== true,
-      size: spec.size ?? null,
-      blockSize: spec.blockSize ?? 512,
-      serial: null,
-      deviceId: null,
-      ctlLun: spec.ctlLun ?? null,
-      options: new Map([
-        ...(spec.readOnly === true ? ([['readonly', 'on']] as const) : []),
-        ...(spec.removable === true ? ([['removable', 'on']] as const) : []),
-      ]),
-      create: true,
-      pos: { file: '<admin>', line: 0, col: 0 },
-    };
-    let be: MeteredLun;
-    try {
-      be = meterBackend(await openLun(config, { copyMode: !this.#opts.noCopy, backends: this.#plug.backends }));
-    } catch (e) {
-      throw new AdminError((e as Error).message);
-    }
-    let id: number;
-    try {
-      const prStore = prStoreFor(config);
-      id = ctl.addLun(be, config.ctlLun ?? undefined, { ...ctlLunOptions(config), ...(prStore ? { prStore } : {}), inventoryUa: false });
-    } catch (e) {
-      await be.shutdown().catch(() => {});
-      throw new AdminError(`cannot add the LUN: ${(e as Error).message}`);
-    }
-    this.#ctlLuns.set(name, id);
-    this.#lunState.set(name, { config, be });
-    if (target !== undefined) {
-      const k = target.name.toLowerCase();
-      const m = this.#adminMaps.get(k) ?? new Map<number, string>();
-      m.set(spec.lun ?? 0, name);
-      this.#adminMaps.set(k, m);
-      this.#refreshLunMaps(target);
-    }
-    this.#log.info({ admin: true, lun: name, ctlLun: id, backend: config.backend, size: be.numBlocks * be.blockSize, target: target?.name }, `admin: lun "${name}" created (CTL LUN ${id})`);
-    return this.lunList().find((l) => l.name === name)!;
-  }
-
-  /** Removes a LUN created with `createLun` (outstanding I/O drains first). */
-  async destroyLun(ref: string): Promise<void> {
-    const { name, id } = this.#findLun(ref);
-    if (!this.#isAdminLun(name)) {
-      throw new AdminError(`lun "${name}" is defined in the configuration file: remove it there and reload`);
-    }
-    this.#ctlLuns.delete(name);
-    this.#lunState.delete(name);
-    for (const [k, m] of this.#adminMaps) {
-      for (const [n, lname] of m) if (lname === name) m.delete(n);
-      const t = this.#config.targets.find((x) => x.name.toLowerCase() === k);
-      if (t !== undefined) this.#refreshLunMaps(t);
-    }
-    await this.#ctl!.removeLun(id, { inventoryUa: false });
-    this.#log.info({ admin: true, lun: name, ctlLun: id }, `admin: lun "${name}" removed`);
+  /** Removes a LUN created with `createLun`. */
+  destroyLun(ref: string): Promise<void> {
+    return this.#admin.destroyLun(ref);
   }
 
   /** Resizes a LUN (any origin) and raises CAPACITY DATA HAS CHANGED. */
-  async resizeLun(ref: string, size: number): Promise<AdminLunInfo> {
-    const { name, id } = this.#findLun(ref);
-    const st = this.#lunState.get(name)!;
-    try {
-      await resizeBackend(st.be, size);
-    } catch (e) {
-      throw new AdminError(`lun "${name}": ${(e as Error).message}`);
-    }
-    this.#ctl!.lunCapacityChanged(id);
-    this.#log.info({ admin: true, lun: name, ctlLun: id, size }, `admin: lun "${name}" resized to ${formatSize(size)}`);
-    return this.lunList().find((l) => l.name === name)!;
+  resizeLun(ref: string, size: number): Promise<AdminLunInfo> {
+    return this.#admin.resizeLun(ref, size);
   }
 
-  #refreshLunMaps(t: TargetConfig): void {
-    const frontend = this.#frontend!;
-    const lunMap = this.#lunMapOf(t);
-    for (const port of frontend.targets()) {
-      if (port.state !== TargetState.Active || port.targetName.toLowerCase() !== t.name.toLowerCase()) continue;
-      if (sameLunMap(port.lunMap, lunMap)) continue;
-      frontend.updateTarget(port.targetName, port.portalGroupTag, { lunMap });
-      this.#ctl!.lunInventoryChanged(port.portNumber);
-    }
-  }
-
-  /** Live sessions (initiator, address, target, ISID/TSIH, negotiated parameters). */
+  /** Live sessions. */
   sessionList(): SessionInfo[] {
-    return this.#frontend?.sessions() ?? [];
+    return this.#admin.sessionList();
   }
 
-  /** Drops a session (Async Message "session will be dropped"). False for an unknown id. */
-  async killSession(id: number): Promise<boolean> {
-    const frontend = this.#frontend;
-    if (frontend === null) return false;
-    const ok = await frontend.terminateSession(id);
-    if (ok) this.#log.info({ admin: true, session: id }, `admin: session ${id} terminated`);
-    return ok;
+  /** Drops a session. False for an unknown id. */
+  killSession(id: number): Promise<boolean> {
+    return this.#admin.killSession(id);
   }
 
-  /** CTL ports (one per target and portal group) with their portals. */
+  /** CTL ports with their portals. */
   portList(): AdminPortInfo[] {
-    const portals = this.portals();
-    return (this.#frontend?.targets() ?? []).map((p) => {
-      const pg = this.#pgByTag.get(p.portalGroupTag);
-      return {
-        portNumber: p.portNumber,
-        name: p.name,
-        target: p.targetName,
-        alias: p.alias ?? null,
-        portalGroup: pg?.name ?? null,
-        tag: p.portalGroupTag,
-        state: p.state,
-        portals: portals.filter((x) => x.tag === p.portalGroupTag).map((x) => formatHostPort(x.host, x.port)),
-        luns: [...(p.lunMap ?? [])].map(([lun, ctlLun]) => ({ lun, ctlLun })),
-        sessions: this.sessionList().filter((s) => s.targetName === p.targetName && s.portalGroupTag === p.portalGroupTag).length,
-      };
-    });
+    return this.#admin.portList();
   }
-
-  #nextAdminLun = 0;
 }
 
-/** Resizes a backend that can (`resize(bytes)`, ctl-block's file and RAM disk backends). */
-async function resizeBackend(be: MeteredLun, size: number): Promise<void> {
-  const resize = (be as unknown as { resize?: (bytes: number) => Promise<number> }).resize;
-  if (typeof resize !== 'function') throw new ReloadError('this backend cannot be resized');
-  await resize(size);
-}
-
-function sameLunMap(a: ReadonlyMap<number, number> | null, b: ReadonlyMap<number, number>): boolean {
-  if (a === null || a.size !== b.size) return false;
-  for (const [k, v] of b) if (a.get(k) !== v) return false;
-  return true;
-}
-
-export class AdminError extends Error {
-  override readonly name = 'AdminError';
-  readonly code = 'TARGET_ERR_ADMIN';
-}
-
-/** What `createLun` takes. */
-export interface AdminLunSpec {
-  name?: string;
-  /** A registered backend name (`block`, `ramdisk`, ...). */
-  backend: string;
-  path?: string;
-  /** Bytes (a multiple of the block size). */
-  size?: number;
-  blockSize?: number;
-  ctlLun?: number;
-  readOnly?: boolean;
-  /** A removable medium (RMB = 1; PREVENT ALLOW MEDIUM REMOVAL, eject and load). */
-  removable?: boolean;
-  /** Map it to this target (its every portal group) as LUN `lun` (default 0). */
-  target?: string;
-  lun?: number;
-}
-
-export interface AdminLunInfo {
-  name: string;
-  ctlLun: number;
-  backend: string;
-  path: string | null;
-  size: number;
-  blockSize: number;
-  readOnly: boolean;
-  serial: string;
-  /** `config`: from the file; `admin`: created by the admin CLI (not persisted). */
-  origin: 'config' | 'admin';
-  mappings: Array<{ target: string; lun: number }>;
-}
-
-export interface AdminPortInfo {
-  portNumber: number;
-  name: string;
-  target: string;
-  alias: string | null;
-  portalGroup: string | null;
-  tag: number;
-  state: string;
-  portals: string[];
-  luns: Array<{ lun: number; ctlLun: number }>;
-  sessions: number;
-}

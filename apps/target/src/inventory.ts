@@ -1,0 +1,70 @@
+/**
+ * The daemon's LUN inventory: which configured or admin-created LUN is which
+ * CTL LUN, with its configuration and (metered) backend, and the LUNs the
+ * admin CLI mapped to targets. Start, reload (`reload/apply.ts`), the admin
+ * operations (`admin/operations.ts`) and shutdown change it; nothing else
+ * keeps LUN maps.
+ *
+ * What it does not do: no opening or closing of backends, no CTL calls: the
+ * callers do both and record the result here.
+ */
+import type { TargetConfig, LunConfig } from './config/model.js';
+import type { MeteredLun } from './lun-stats.js';
+import { ReloadError } from './reload/report.js';
+
+/** A LUN the daemon serves. */
+export interface LunEntryState {
+  config: LunConfig;
+  readonly be: MeteredLun;
+}
+
+export class LunInventory {
+  /** LUN name → CTL LUN id. */
+  readonly ctlLuns = new Map<string, number>();
+  /** LUN name → its configuration and (metered) backend. */
+  readonly lunState = new Map<string, LunEntryState>();
+  /** LUNs mapped to targets by the admin CLI (target name folded → LUN number → LUN name). */
+  readonly adminMaps = new Map<string, Map<number, string>>();
+
+  /** Records a LUN added to CTL as `id`. */
+  add(name: string, id: number, config: LunConfig, be: MeteredLun): void {
+    this.ctlLuns.set(name, id);
+    this.lunState.set(name, { config, be });
+  }
+
+  /** Forgets LUN `name`; returns its CTL id, if it had one. */
+  remove(name: string): number | undefined {
+    const id = this.ctlLuns.get(name);
+    this.ctlLuns.delete(name);
+    this.lunState.delete(name);
+    return id;
+  }
+
+  /** Target LUN number → CTL LUN id: the configuration's LUNs, then the admin CLI's. */
+  lunMapOf(t: TargetConfig): Map<number, number> {
+    const m = new Map<number, number>();
+    for (const [n, l] of t.luns) {
+      const id = this.ctlLuns.get(l.name);
+      if (id !== undefined) m.set(n, id);
+    }
+    for (const [n, name] of this.adminMaps.get(t.name.toLowerCase()) ?? []) {
+      const id = this.ctlLuns.get(name);
+      if (id !== undefined && !m.has(n)) m.set(n, id);
+    }
+    return m;
+  }
+}
+
+/** Resizes a backend that can (`resize(bytes)`, ctl-block's file and RAM disk backends). */
+export async function resizeBackend(be: MeteredLun, size: number): Promise<void> {
+  const resize = (be as unknown as { resize?: (bytes: number) => Promise<number> }).resize;
+  if (typeof resize !== 'function') throw new ReloadError('this backend cannot be resized');
+  await resize(size);
+}
+
+export function sameLunMap(a: ReadonlyMap<number, number> | null, b: ReadonlyMap<number, number>): boolean {
+  if (a === null || a.size !== b.size) return false;
+  for (const [k, v] of b) if (a.get(k) !== v) return false;
+  return true;
+}
+
