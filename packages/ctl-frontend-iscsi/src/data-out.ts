@@ -45,6 +45,7 @@
  * immediate data stays in the command's request PDU, which the command owns.
  */
 import {
+  Bhs,
   DataOutBhs,
   Flag,
   R2tBhs,
@@ -478,7 +479,7 @@ export class DataOutEngine {
     const pdu = conn.newPdu();
     const bhs = pdu.bhs;
     bhsSetOpcode(bhs, TargetOpcode.R2t);
-    bhs[1] = Flag.Final; // RFC 7143 §11.8: F is always 1
+    bhs[Bhs.flags] = Flag.Final; // RFC 7143 §11.8: F is always 1
     bhs.writeUInt32BE(cmd.lunHi, R2tBhs.lun);
     bhs.writeUInt32BE(cmd.lunLo, R2tBhs.lun + 4);
     bhs.writeUInt32BE(cmd.initiatorTaskTag, R2tBhs.initiatorTaskTag);

@@ -19,6 +19,7 @@
  * freed right after.
  */
 import {
+  Bhs,
   Flag,
   NopBhs,
   RESERVED_TAG,
@@ -37,7 +38,7 @@ export function buildNopInEcho(conn: IclConn, request: Pdu): Pdu {
   const pdu = conn.newPdu();
   const bhs = pdu.bhs;
   bhsSetOpcode(bhs, TargetOpcode.NopIn);
-  bhs[1] = Flag.Final;
+  bhs[Bhs.flags] = Flag.Final;
   request.bhs.copy(bhs, NopBhs.lun, NopBhs.lun, NopBhs.lun + 8);
   bhs.writeUInt32BE(request.initiatorTaskTag, NopBhs.initiatorTaskTag);
   bhs.writeUInt32BE(RESERVED_TAG, NopBhs.targetTransferTag);
@@ -59,7 +60,7 @@ export function buildTargetPing(conn: IclConn, targetTransferTag: number): Pdu {
   const pdu = conn.newPdu();
   const bhs = pdu.bhs;
   bhsSetOpcode(bhs, TargetOpcode.NopIn);
-  bhs[1] = Flag.Final;
+  bhs[Bhs.flags] = Flag.Final;
   bhs.writeUInt32BE(RESERVED_TAG, NopBhs.initiatorTaskTag);
   bhs.writeUInt32BE(targetTransferTag, NopBhs.targetTransferTag);
   return pdu;

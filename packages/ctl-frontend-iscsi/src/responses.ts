@@ -16,6 +16,7 @@
  * driver may keep them until completion without a copy.
  */
 import {
+  Bhs,
   AsyncMessageBhs,
   BHS_SIZE,
   Flag,
@@ -94,10 +95,10 @@ export function buildReject(conn: IclConn, reason: number, rejectedBhs: Buffer):
   const pdu = conn.newPdu();
   const bhs = pdu.bhs;
   bhsSetOpcode(bhs, TargetOpcode.Reject);
-  bhs[1] = Flag.Final;
+  bhs[Bhs.flags] = Flag.Final;
   bhs[RejectBhs.reason] = reason;
   // RFC 7143 §11.17: the ITT of a Reject is the reserved value.
-  bhs.writeUInt32BE(RESERVED_TAG, 16);
+  bhs.writeUInt32BE(RESERVED_TAG, Bhs.initiatorTaskTag);
   const copy = Buffer.allocUnsafe(BHS_SIZE);
   rejectedBhs.copy(copy, 0, 0, BHS_SIZE);
   appendOwned(conn, pdu, copy);
@@ -109,7 +110,7 @@ export function buildLogoutResponse(conn: IclConn, initiatorTaskTag: number, res
   const pdu = conn.newPdu();
   const bhs = pdu.bhs;
   bhsSetOpcode(bhs, TargetOpcode.LogoutResponse);
-  bhs[1] = Flag.Final;
+  bhs[Bhs.flags] = Flag.Final;
   bhs[LogoutResponseBhs.response] = response;
   bhs.writeUInt32BE(initiatorTaskTag, LogoutResponseBhs.initiatorTaskTag);
   // RFC 7143 §11.15.4-5: no reconnection wait; nothing is retained (ERL 0).
@@ -131,9 +132,9 @@ export function buildAsyncMessage(
   const pdu = conn.newPdu();
   const bhs = pdu.bhs;
   bhsSetOpcode(bhs, TargetOpcode.AsyncMessage);
-  bhs[1] = Flag.Final;
+  bhs[Bhs.flags] = Flag.Final;
   // RFC 7143 §11.9: ITT is the reserved value.
-  bhs.writeUInt32BE(RESERVED_TAG, 16);
+  bhs.writeUInt32BE(RESERVED_TAG, Bhs.initiatorTaskTag);
   bhs[AsyncMessageBhs.asyncEvent] = asyncEvent;
   bhs[AsyncMessageBhs.asyncVCode] = 0;
   bhs.writeUInt16BE(parameters.parameter1 ?? 0, AsyncMessageBhs.parameter1);

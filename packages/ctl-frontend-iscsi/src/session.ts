@@ -5,14 +5,17 @@
  *
  * What it does:
  * - receive dispatch: CmdSN window (immediate PDUs unchecked; out-of-window
- *   ignored; an in-window gap terminates), SCSI Command → `ScsiIo` →
- *   `ctl.run`, Data-Out → the R2T engine, TMF → `TaskIo`, NOP-Out → NOP-In,
- *   Text, Logout; Reject for PDUs not valid in full feature phase. Nothing
- *   thrown by a handler escapes `onReceive`: it terminates the session.
- * - sending: every outgoing PDU gets StatSN/ExpCmdSN/MaxCmdSN here ("prepare",
- *   FreeBSD `cfiscsi_pdu_prepare`): StatSN advances except for R2T, target
- *   pings (NOP-In with ITT 0xffffffff) and Data-In without S; MaxCmdSN =
- *   ExpCmdSN − 1 + max(0, maxTags − outstanding CTL I/Os).
+ *   ignored; an in-window gap terminates), then SCSI Command → intake
+ *   (`command-intake.ts`), Data-Out → the R2T engine (`data-out.ts`), TMF →
+ *   `task-management.ts`, NOP-Out → NOP-In, Text (`text-request.ts`, its
+ *   answers from `text-answer.ts`), Logout; Reject for PDUs not valid in
+ *   full feature phase. Nothing thrown by a handler escapes `onReceive`: it
+ *   terminates the session.
+ * - sending: every outgoing PDU goes through `#send`, where the sequencer
+ *   (`sequencer.ts`, FreeBSD `cfiscsi_pdu_prepare`) writes StatSN/ExpCmdSN/
+ *   MaxCmdSN with the current count of outstanding CTL I/Os.
+ * - the task table (ITT → command) and the outstanding CTL I/O count, shared
+ *   with intake and task management.
  * - CTL upcalls: datamove In/Out, SCSI command and TMF completion.
  * - keepalive pings and the ping timeout; logout; Async Messages.
  * - termination, idempotent and in DESIGN.md §6 order: stop timers →
@@ -34,20 +37,15 @@
  * driver by `pduQueue`/`pduQueueCb`.
  */
 import {
-  Flag,
+  Bhs,
   InitiatorOpcode,
   LogoutReason,
   LogoutResponse,
+  OPCODE_MASK,
   RESERVED_TAG,
   RejectReason,
-  ScsiCommandBhs,
-  TASK_ATTRIBUTE_MASK,
-  TargetOpcode,
-  TaskAttribute,
-  TaskMgmtRequestBhs,
   LogoutRequestBhs,
   AsyncEvent,
-  bhsSetDataSegmentLength,
   type IclConn,
   type Pdu,
   type PduCompletion,
@@ -55,18 +53,14 @@ import {
 import {
   DataDirection,
   IoStatus,
-  TagType,
-  TaskAction,
-  TaskStatus,
-  decodeLun,
-  newScsiIo,
-  newTaskIo,
   type CtlFrontendServices,
+  type CtlIo,
   type ScsiIo,
   type TaskIo,
 } from '@iscsi-target/ctl-core';
-import { CmdSnVerdict, CmdSnWindow, snAdd } from './cmdsn.js';
-import { IscsiCommand } from './command.js';
+import { CmdSnVerdict, CmdSnWindow } from './cmdsn.js';
+import type { IscsiCommand } from './command.js';
+import { submitScsiCommand, type CommandIntakeHost } from './command-intake.js';
 import { observeCommandDone } from './command-observer.js';
 import { datamoveIn, type DataInSender } from './data-in.js';
 import { DataOutEngine, PortStatus, type DataOutHost } from './data-out.js';
@@ -75,15 +69,12 @@ import { initiatorPortName, type HandoffParams } from './handoff.js';
 import { KeepAlive, KeepAliveAction, buildNopInEcho, buildTargetPing } from './nop.js';
 import type { ResolvedFrontendOptions } from './options.js';
 import { buildAsyncMessage, buildLogoutResponse, buildReject, buildScsiResponse } from './responses.js';
+import { Sequencer } from './sequencer.js';
 import type { IscsiTargetPort } from './target-port.js';
+import { TaskManagement } from './task-management.js';
+import { answerTextKeys } from './text-answer.js';
 import { TextExchange, type TextHost } from './text-request.js';
-import {
-  TmfContext,
-  abortUnknownTaskResponse,
-  buildTmfResponse,
-  mapTmfFunction,
-  tmfResponseFromTaskStatus,
-} from './tmf.js';
+import type { TmfContext } from './tmf.js';
 
 export const SessionState = {
   Active: 'active',
@@ -145,41 +136,6 @@ export interface SessionInfo {
   counters: SessionCounters;
 }
 
-/**
- * The LUN field decoded with CTL's own SAM single-level rules (peripheral or
- * flat space addressing, the forms its REPORT LUNS produces); anything else
- * becomes a LUN no map contains, so CTL answers LOGICAL UNIT NOT SUPPORTED.
- */
-function lunOf(bhs: Buffer, offset: number): number {
-  return decodeLun(bhs, offset) ?? 0xffffffff;
-}
-
-function mapTaskAttribute(attr: number): TagType | null {
-  switch (attr) {
-    case TaskAttribute.Untagged:
-      return TagType.Untagged;
-    case TaskAttribute.Simple:
-      return TagType.Simple;
-    case TaskAttribute.Ordered:
-      return TagType.Ordered;
-    case TaskAttribute.HeadOfQueue:
-      return TagType.HeadOfQueue;
-    case TaskAttribute.Aca:
-      return TagType.Aca;
-    default:
-      return null;
-  }
-}
-
-const ABORT_ACTIONS: ReadonlySet<TaskAction> = new Set([
-  TaskAction.AbortTask,
-  TaskAction.AbortTaskSet,
-  TaskAction.ClearTaskSet,
-  TaskAction.LogicalUnitReset,
-  TaskAction.TargetReset,
-  TaskAction.ItNexusReset,
-]);
-
 export class IscsiSession {
   readonly id: number;
   readonly target: IscsiTargetPort;
@@ -216,14 +172,17 @@ export class IscsiSession {
   readonly #ctl: CtlFrontendServices;
   readonly #options: ResolvedFrontendOptions;
   #state: SessionState = SessionState.Active;
-  readonly #window: CmdSnWindow;
-  #statSn: number;
+  /** StatSN, ExpCmdSN and the CmdSN window. */
+  readonly #seq: Sequencer;
   /** CTL I/Os (commands and TMFs) submitted and not yet done. */
   #outstanding = 0;
+  /** The task table: ITT → command. */
   readonly #commands = new Map<number, IscsiCommand>();
   #nextTtt = 0;
   readonly #dataOut: DataOutEngine;
   readonly #text: TextExchange;
+  readonly #intake: CommandIntakeHost;
+  readonly #tmf: TaskManagement;
   readonly #keepAlive: KeepAlive;
   #timer: NodeJS.Timeout | null = null;
   #closeTimer: NodeJS.Timeout | null = null;
@@ -255,8 +214,8 @@ export class IscsiSession {
     this.maxRecvDataSegmentLength = params.maxRecvDataSegmentLength;
     this.headerDigest = params.headerDigest;
     this.dataDigest = params.dataDigest;
-    this.#window = new CmdSnWindow(params.cmdSn, this.#options.maxTags);
-    this.#statSn = params.statSn >>> 0;
+    const window = new CmdSnWindow(params.cmdSn, this.#options.maxTags);
+    this.#seq = new Sequencer(params.statSn, window);
     this.#keepAlive = new KeepAlive(this.#options.pingIntervalMs, this.#options.pingTimeoutMs, Date.now());
     this.#closed = new Promise((resolve) => {
       this.#resolveClosed = resolve;
@@ -265,6 +224,7 @@ export class IscsiSession {
 
     const send = (pdu: Pdu): void => this.#send(pdu);
     const allocTtt = (): number => this.#allocTtt();
+    const submit = (io: CtlIo): void => this.#submit(io);
     this.#dataInSender = {
       conn,
       noCopy: this.#options.noCopy,
@@ -288,9 +248,38 @@ export class IscsiSession {
       maxTextRequestLength: this.#options.maxTextRequestLength,
       allocTtt,
       send,
-      answer: (keys) => this.#answerText(keys),
+      answer: (keys) =>
+        answerTextKeys(
+          {
+            session: this,
+            conn,
+            onTextRequest: this.#options.onTextRequest,
+            logError: (obj, msg) => this.#log('error', obj, msg),
+          },
+          keys,
+        ),
     };
     this.#text = new TextExchange(textHost);
+    this.#intake = {
+      session: this,
+      commands: this.#commands,
+      dataOut: this.#dataOut,
+      reject: (bhs, reason) => this.#reject(bhs, reason),
+      rejectAndClose: (bhs, reason, why) => this.#rejectAndClose(bhs, reason, why),
+      log: (level, obj, msg) => this.#log(level, obj, msg),
+      submit,
+    };
+    this.#tmf = new TaskManagement({
+      session: this,
+      conn,
+      commands: this.#commands,
+      window,
+      dataOut: this.#dataOut,
+      send: (pdu, onComplete) => this.#send(pdu, onComplete),
+      submit,
+      scheduleSweep: () => this.#scheduleSweep(),
+      terminateTargetSessions: (reason) => this.#owner.terminateTargetSessions(this.target, reason),
+    });
   }
 
   get state(): SessionState {
@@ -308,11 +297,11 @@ export class IscsiSession {
   }
 
   get expCmdSn(): number {
-    return this.#window.expCmdSn;
+    return this.#seq.expCmdSn;
   }
 
   get statSn(): number {
-    return this.#statSn;
+    return this.#seq.statSn;
   }
 
   /** CTL I/Os in flight (commands + TMFs). */
@@ -322,7 +311,7 @@ export class IscsiSession {
 
   /** The MaxCmdSN the next PDU will advertise. */
   get maxCmdSn(): number {
-    return this.#window.maxCmdSn(this.#outstanding);
+    return this.#seq.maxCmdSn(this.#outstanding);
   }
 
   /**
@@ -364,8 +353,8 @@ export class IscsiSession {
       immediateData: this.immediateData,
       initialR2t: this.initialR2t,
       maxOutstandingR2t: this.maxOutstandingR2t,
-      expCmdSn: this.#window.expCmdSn,
-      statSn: this.#statSn,
+      expCmdSn: this.#seq.expCmdSn,
+      statSn: this.#seq.statSn,
       outstanding: this.#outstanding,
       pendingDatamoves: this.#dataOut.pendingDatamoves,
       counters: { ...this.counters },
@@ -475,30 +464,7 @@ export class IscsiSession {
   /** @internal CTL: a task management function completed. */
   taskDone(ctx: TmfContext, io: TaskIo): void {
     this.#outstanding--;
-    if (this.#state === SessionState.Active) {
-      this.#guard('TMF completion', () => {
-        // RFC 7143 §11.5.1: the aborted task's data transfer ends with the
-        // abort; pending Data-Out waits are completed before the response.
-        if (io.taskAction === TaskAction.AbortTask && io.taskStatus === TaskStatus.FunctionComplete) {
-          const aborted = this.#commands.get(ctx.referencedTaskTag);
-          if (aborted !== undefined) this.#dataOut.abortCommand(aborted, PortStatus.TaskAborted);
-        }
-        if (ABORT_ACTIONS.has(io.taskAction)) this.#dataOut.sweepAborted();
-        const response = buildTmfResponse(
-          this.conn,
-          ctx.initiatorTaskTag,
-          tmfResponseFromTaskStatus(io.taskStatus),
-          io.taskResp,
-        );
-        const complete = io.taskStatus === TaskStatus.FunctionComplete;
-        if (ctx.coldReset && complete) {
-          // RFC 7143 §11.5.1: after a cold reset the target drops all sessions.
-          this.#send(response, () => this.#owner.terminateTargetSessions(this.target, 'target cold reset'));
-        } else {
-          this.#send(response);
-        }
-      });
-    }
+    if (this.#state === SessionState.Active) this.#guard('TMF completion', () => this.#tmf.complete(ctx, io));
     this.#checkDrained();
   }
 
@@ -527,15 +493,16 @@ export class IscsiSession {
         opcode === InitiatorOpcode.TextRequest ||
         opcode === InitiatorOpcode.LogoutRequest
       ) {
-        const cmdSn = pdu.bhs.readUInt32BE(ScsiCommandBhs.cmdSn);
-        const verdict = this.#window.receive(cmdSn, pdu.immediate);
+        const cmdSn = pdu.bhs.readUInt32BE(Bhs.cmdSn);
+        const window = this.#seq.window;
+        const verdict = window.receive(cmdSn, pdu.immediate);
         if (verdict === CmdSnVerdict.Ignore) {
           // RFC 7143 §4.2.2.1: silently ignored.
-          this.#log('warn', { cmdSn, expCmdSn: this.#window.expCmdSn, opcode }, 'PDU outside the CmdSN window ignored');
+          this.#log('warn', { cmdSn, expCmdSn: window.expCmdSn, opcode }, 'PDU outside the CmdSN window ignored');
           return;
         }
         if (verdict === CmdSnVerdict.Gap) {
-          this.terminate(`CmdSN ${cmdSn} received while ${this.#window.expCmdSn} expected (lost PDU, ERL 0)`);
+          this.terminate(`CmdSN ${cmdSn} received while ${window.expCmdSn} expected (lost PDU, ERL 0)`);
           return;
         }
       }
@@ -548,7 +515,7 @@ export class IscsiSession {
           this.#handleNopOut(pdu);
           return;
         case InitiatorOpcode.TaskManagementRequest:
-          this.#handleTaskManagement(pdu);
+          this.#tmf.request(pdu);
           return;
         case InitiatorOpcode.TextRequest:
           this.#text.handle(pdu);
@@ -579,85 +546,10 @@ export class IscsiSession {
   #handleScsiCommand(pdu: Pdu): void {
     let kept = false;
     try {
-      kept = this.#submitScsiCommand(pdu);
+      kept = submitScsiCommand(this.#intake, pdu);
     } finally {
       if (!kept) this.conn.pduFree(pdu);
     }
-  }
-
-  /** Returns true if the PDU now belongs to a command. */
-  #submitScsiCommand(pdu: Pdu): boolean {
-    const bhs = pdu.bhs;
-    const flags = bhs[ScsiCommandBhs.flags]!;
-    const itt = bhs.readUInt32BE(ScsiCommandBhs.initiatorTaskTag);
-    const read = (flags & Flag.Read) !== 0;
-    const write = (flags & Flag.Write) !== 0;
-    const edtl = bhs.readUInt32BE(ScsiCommandBhs.expectedDataTransferLength);
-    const immediateLength = pdu.dataLength;
-    if (immediateLength > 0 && !this.immediateData) {
-      // RFC 7143 §13.11: with ImmediateData=No the command carries no data.
-      // The Reject tells the initiator why; ERL 0 then drops the session
-      // (what follows — possibly Data-Out for this task — is unusable).
-      this.#rejectAndClose(bhs, RejectReason.ProtocolError, 'immediate data with ImmediateData=No');
-      return false;
-    }
-    if (immediateLength > 0 && !write) {
-      // RFC 7143 §11.3.1: data flows to the target only for W commands.
-      this.#rejectAndClose(bhs, RejectReason.ProtocolError, 'immediate data on a command without the W bit');
-      return false;
-    }
-    if (itt === RESERVED_TAG) {
-      // RFC 7143 §11.2.1.8: 0xffffffff is not a valid task tag.
-      this.#reject(bhs, RejectReason.InvalidPduField);
-      return false;
-    }
-    if (read && write) {
-      // Bidirectional commands need the Read EDTL AHS, which is not supported.
-      this.#reject(bhs, RejectReason.CommandNotSupported);
-      return false;
-    }
-    if (this.#commands.has(itt)) {
-      // RFC 7143 §11.17.1: "Task in progress" — the ITT is in use.
-      this.#reject(bhs, RejectReason.TaskInProgress);
-      return false;
-    }
-    let tagType = mapTaskAttribute(flags & TASK_ATTRIBUTE_MASK);
-    if (tagType === null) {
-      this.#log('warn', { itt, attribute: flags & TASK_ATTRIBUTE_MASK }, 'unknown task attribute, using untagged');
-      tagType = TagType.Untagged;
-    }
-    const io = newScsiIo({
-      nexus: { initiatorIndex: this.initiatorIndex, targetPort: this.target.portNumber, lun: lunOf(bhs, 8) },
-      tagNum: itt,
-      tagType,
-      // Copy: the BHS may be a view of a receive buffer (freebsd-arch §5.5).
-      cdb: Buffer.from(bhs.subarray(ScsiCommandBhs.cdb, ScsiCommandBhs.cdb + ScsiCommandBhs.cdbLength)),
-      expectedDataTransferLength: edtl,
-    });
-    const cmd = new IscsiCommand(this, io, pdu, {
-      initiatorTaskTag: itt,
-      lunHi: bhs.readUInt32BE(8),
-      lunLo: bhs.readUInt32BE(12),
-      expectedDataTransferLength: edtl,
-      read,
-      write,
-    });
-    io.fePriv = cmd;
-    if (write) this.#dataOut.commandReceived(cmd, pdu);
-    this.counters.dataOutBytes += immediateLength;
-    this.counters.scsiCommands++;
-    this.#commands.set(itt, cmd);
-    this.#outstanding++;
-    try {
-      this.#ctl.run(io);
-    } catch (err) {
-      this.#commands.delete(itt);
-      this.#outstanding--;
-      this.#dataOut.releaseCommand(cmd);
-      cmd.requestPdu = null; // freed by the caller
-      throw err;
-    }
-    return true;
   }
 
   #handleNopOut(pdu: Pdu): void {
@@ -666,51 +558,6 @@ export class IscsiSession {
     if (pdu.initiatorTaskTag === RESERVED_TAG) return;
     // RFC 7143 §11.19: answer with a NOP-In echoing ITT and data.
     this.#send(buildNopInEcho(this.conn, pdu));
-  }
-
-  #handleTaskManagement(pdu: Pdu): void {
-    const bhs = pdu.bhs;
-    const fn = bhs[TaskMgmtRequestBhs.function]! & 0x7f;
-    const itt = pdu.initiatorTaskTag;
-    const rtt = bhs.readUInt32BE(TaskMgmtRequestBhs.referencedTaskTag);
-    this.counters.taskManagementRequests++;
-    const mapping = mapTmfFunction(fn);
-    if (mapping.kind === 'respond') {
-      this.#send(buildTmfResponse(this.conn, itt, mapping.response));
-      return;
-    }
-    if (mapping.action === TaskAction.AbortTask && !this.#commands.has(rtt)) {
-      const response = abortUnknownTaskResponse(
-        bhs.readUInt32BE(TaskMgmtRequestBhs.refCmdSn),
-        bhs.readUInt32BE(TaskMgmtRequestBhs.cmdSn),
-        this.#window.expCmdSn,
-        this.#window.maxTags,
-      );
-      this.#send(buildTmfResponse(this.conn, itt, response));
-      return;
-    }
-    const io = newTaskIo({
-      nexus: {
-        initiatorIndex: this.initiatorIndex,
-        targetPort: this.target.portNumber,
-        // RFC 7143 §11.5.3: the LUN field is reserved for target-level functions.
-        lun: mapping.targetLevel ? 0 : lunOf(bhs, TaskMgmtRequestBhs.lun),
-      },
-      taskAction: mapping.action,
-      tagNum: itt,
-      referencedTag: rtt,
-    });
-    io.fePriv = new TmfContext(this, itt, fn, rtt, mapping.coldReset);
-    this.#outstanding++;
-    try {
-      this.#ctl.run(io);
-    } catch (err) {
-      this.#outstanding--;
-      throw err;
-    }
-    // CTL marks the victims aborted when it processes the TMF; complete
-    // their Data-Out waits without waiting for the next tick.
-    this.#scheduleSweep();
   }
 
   #handleLogout(pdu: Pdu): void {
@@ -733,81 +580,30 @@ export class IscsiSession {
     }
   }
 
-  #answerText(keys: Array<[string, string]>): Array<[string, string]> {
-    const asked: Array<[string, string]> = [];
-    for (const kv of keys) {
-      if (kv[0] === 'MaxRecvDataSegmentLength') {
-        // RFC 7143 §13.12: declarative, allowed in full feature phase. Never
-        // raised above what was negotiated at login (the driver's cap).
-        const v = Number(kv[1]);
-        if (Number.isInteger(v) && v >= 512 && v <= 0xffffff) {
-          this.conn.maxSendDataSegmentLength = Math.min(v, this.conn.maxSendDataSegmentLength);
-        }
-        continue;
-      }
-      asked.push(kv);
-    }
-    let answer: Array<[string, string]> = [];
-    const handler = this.#options.onTextRequest;
-    if (handler !== null) {
-      try {
-        answer = handler(this, asked);
-      } catch (err) {
-        this.#log('error', { err: String(err) }, 'onTextRequest failed');
-        answer = [];
-      }
-    } else {
-      for (const [key, value] of asked) {
-        // Without the daemon's data, SendTargets in a normal session can only
-        // name this target (RFC 7143 Appendix C, current connection's address).
-        if (key === 'SendTargets' && (value === '' || value.toLowerCase() === this.target.targetName.toLowerCase())) {
-          answer.push(['TargetName', this.target.targetName]);
-        }
-      }
-    }
-    const answered = new Set(answer.map((kv) => kv[0]));
-    for (const [key] of asked) {
-      // RFC 7143 §6.2: keys the target does not understand get NotUnderstood.
-      if (key !== 'SendTargets' && !answered.has(key)) {
-        answer.push([key, 'NotUnderstood']);
-        answered.add(key);
-      }
-    }
-    return answer;
-  }
-
   // ---- sending -----------------------------------------------------------
 
-  /** Writes DataSegmentLength, StatSN, ExpCmdSN, MaxCmdSN and queues. */
+  /** Prepares (DataSegmentLength, StatSN, ExpCmdSN, MaxCmdSN: `sequencer.ts`) and queues. */
   #send(pdu: Pdu, onComplete?: PduCompletion): void {
-    const bhs = pdu.bhs;
-    bhsSetDataSegmentLength(bhs, pdu.dataLength);
-    const opcode = bhs[0]! & 0x3f;
-    let advance = true;
-    let writeStatSn = true;
-    if (opcode === TargetOpcode.R2t) {
-      // RFC 7143 §11.8.3: "The StatSN for this connection is not advanced after this PDU is sent."
-      advance = false;
-    } else if (opcode === TargetOpcode.NopIn && bhs.readUInt32BE(16) === RESERVED_TAG) {
-      // RFC 7143 §11.19.3: a NOP-In with ITT 0xffffffff does not advance StatSN.
-      advance = false;
-    } else if (opcode === TargetOpcode.DataIn && (bhs[1]! & Flag.Status) === 0) {
-      // RFC 7143 §11.7.4: StatSN is meaningful only with the S bit.
-      advance = false;
-      writeStatSn = false;
-    }
-    if (writeStatSn) bhs.writeUInt32BE(this.#statSn, 24);
-    bhs.writeUInt32BE(this.#window.expCmdSn, 28);
-    bhs.writeUInt32BE(this.#window.maxCmdSn(this.#outstanding), 32);
-    if (advance) this.#statSn = snAdd(this.#statSn, 1);
+    this.#seq.prepare(pdu, this.#outstanding);
     this.counters.pdusSent++;
     if (onComplete !== undefined) this.conn.pduQueueCb(pdu, onComplete);
     else this.conn.pduQueue(pdu);
   }
 
+  /** Counts one CTL I/O as outstanding and submits it; uncounts it if CTL throws. */
+  #submit(io: CtlIo): void {
+    this.#outstanding++;
+    try {
+      this.#ctl.run(io);
+    } catch (err) {
+      this.#outstanding--;
+      throw err;
+    }
+  }
+
   #reject(rejectedBhs: Buffer, reason: number): void {
     this.counters.rejects++;
-    this.#log('warn', { reason, opcode: rejectedBhs[0]! & 0x3f }, 'rejecting PDU');
+    this.#log('warn', { reason, opcode: rejectedBhs[Bhs.opcode]! & OPCODE_MASK }, 'rejecting PDU');
     this.#send(buildReject(this.conn, reason, rejectedBhs));
   }
 

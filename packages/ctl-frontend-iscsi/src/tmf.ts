@@ -14,6 +14,7 @@
  * the `TaskIo` and aborts Data-Out waits when an abort completes).
  */
 import {
+  Bhs,
   Flag,
   TargetOpcode,
   TaskMgmtFunction,
@@ -139,7 +140,7 @@ export function buildTmfResponse(
   const pdu = conn.newPdu();
   const bhs = pdu.bhs;
   bhsSetOpcode(bhs, TargetOpcode.TaskManagementResponse);
-  bhs[1] = Flag.Final;
+  bhs[Bhs.flags] = Flag.Final;
   bhs[TaskMgmtResponseBhs.response] = response;
   if (additionalResponseInfo !== null) additionalResponseInfo.copy(bhs, TMF_ADDITIONAL_RESPONSE_INFO, 0, 3);
   bhs.writeUInt32BE(initiatorTaskTag, TaskMgmtResponseBhs.initiatorTaskTag);

@@ -89,15 +89,30 @@ export const TaskAttribute = {
 } as const;
 export const TASK_ATTRIBUTE_MASK = 0x07;
 
-/** Common BHS field offsets (all PDU types). */
+/**
+ * Common BHS field offsets. The first group is the same in every PDU type;
+ * the sequence-number group is the same in every PDU that carries the field
+ * (RFC 7143 §11.2.1, and the per-PDU layouts of §11.3-11.19).
+ */
 export const Bhs = {
   opcode: 0,
   flags: 1,
   totalAhsLength: 4,
   /** 24-bit, bytes 5..7 */
   dataSegmentLength: 5,
+  /** 8 bytes (reserved in Logout and Reject PDUs; ISID and TSIH in login PDUs). */
   lun: 8,
   initiatorTaskTag: 16,
+  /** Initiator requests (not Data-Out, SNACK): CmdSN. */
+  cmdSn: 24,
+  /** Initiator requests and Data-Out: ExpStatSN. */
+  expStatSn: 28,
+  /** Target PDUs: StatSN (Data-In: meaningful only with the S bit; R2T: not advanced). */
+  statSn: 24,
+  /** Target PDUs: ExpCmdSN. */
+  expCmdSn: 28,
+  /** Target PDUs: MaxCmdSN. */
+  maxCmdSn: 32,
 } as const;
 
 /** SCSI Command (0x01). RFC 7143 §11.3. */
