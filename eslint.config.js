@@ -34,7 +34,7 @@ function layerRule(pkg) {
 }
 
 export default tseslint.config(
-  { ignores: ['**/dist/**', '**/node_modules/**', '.tools/**', '**/*.js', '**/*.mjs', '**/*.cjs', '**/*.d.mts', 'vitest.config.ts'] },
+  { ignores: ['**/dist/**', '**/node_modules/**', '**/build/**', '.tools/**', 'coverage/**', '**/*.cjs', '**/*.d.mts', 'vitest.config.ts'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
@@ -48,6 +48,18 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       'n/prefer-node-protocol': 'error',
     },
+  },
+  // Scripts (tools/scripts, benchmarks, native/build.mjs, bins, test fixtures): plain JavaScript for Node,
+  // linted with the recommended rules, without type information.
+  {
+    files: ['**/*.js', '**/*.mjs'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      ...tseslint.configs.disableTypeChecked.languageOptions,
+      sourceType: 'module',
+      globals: { process: 'readonly', console: 'readonly', Buffer: 'readonly', URL: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', setInterval: 'readonly', clearInterval: 'readonly', setImmediate: 'readonly', performance: 'readonly', AbortController: 'readonly', structuredClone: 'readonly', queueMicrotask: 'readonly', TextDecoder: 'readonly', TextEncoder: 'readonly', fetch: 'readonly' },
+    },
+    rules: { ...tseslint.configs.disableTypeChecked.rules, '@typescript-eslint/consistent-type-imports': 'off' },
   },
   ...Object.keys(allowed).map(layerRule),
   prettier,

@@ -4,8 +4,10 @@
 // What this does:
 //   1. `vitest run` over every project, with the default reporter on the
 //      console and the JSON reporter into .test-results/vitest.json;
-//   2. ESLint over the repository (type-aware rules and the layer graph of
-//      DESIGN.md §2), counted as ONE test (`--no-lint` skips it);
+//   2. `tsc -b` over the whole solution — sources, tests and benchmarks —
+//      counted as ONE test (`--no-typecheck` skips it), then ESLint over the
+//      repository (type-aware rules, the layer graph of DESIGN.md §2, and the
+//      plain-JavaScript scripts), counted as ONE test (`--no-lint` skips it);
 //   3. the conformance run (conformance.mjs: iscsi-test-cu ALL against a
 //      freshly started default daemon, then the LUN profiles): every
 //      iscsi-test-cu test counts (pass → passed, skip → skipped, fail or
@@ -19,7 +21,7 @@
 // What it does NOT do: it does not build or install anything (bootstrap.mjs
 // does).
 //
-// usage: node tools/scripts/run-tests.mjs [--no-lint] [--no-conformance] [-- <extra vitest args>]
+// usage: node tools/scripts/run-tests.mjs [--no-typecheck] [--no-lint] [--no-conformance] [-- <extra vitest args>]
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
@@ -37,6 +39,7 @@ const ownArgs = dashDash === -1 ? rawArgs : rawArgs.slice(0, dashDash);
 const vitestArgs = dashDash === -1 ? [] : rawArgs.slice(dashDash + 1);
 const withConformance = !ownArgs.includes('--no-conformance');
 const withLint = !ownArgs.includes('--no-lint');
+const withTypecheck = !ownArgs.includes('--no-typecheck');
 
 /** @returns {Promise<number | null>} vitest's exit code */
 function runVitest() {
@@ -46,6 +49,19 @@ function runVitest() {
     const child = spawn(process.execPath, args, { cwd: root, stdio: 'inherit' });
     child.on('error', (e) => {
       console.error(`run-tests: cannot start vitest: ${e.message}`);
+      resolve(null);
+    });
+    child.on('exit', (code) => resolve(code));
+  });
+}
+
+/** @returns {Promise<number | null>} tsc's exit code (its errors go to the console) */
+function runTypecheck() {
+  const bin = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [bin, '-b'], { cwd: root, stdio: 'inherit' });
+    child.on('error', (e) => {
+      console.error(`run-tests: cannot start tsc: ${e.message}`);
       resolve(null);
     });
     child.on('exit', (code) => resolve(code));
@@ -105,6 +121,14 @@ async function main() {
   } else if (code !== 0 && totals.failed === 0) {
     console.error(`run-tests: vitest exited ${code} although no test failed; counting it as one failure`);
     totals.failed += 1;
+  }
+
+  if (withTypecheck) {
+    console.log('');
+    const tscCode = await runTypecheck();
+    console.log(`typecheck: ${tscCode === 0 ? 'PASSED' : `FAILED (tsc -b exited ${tscCode})`}`);
+    if (tscCode === 0) totals.passed += 1;
+    else totals.failed += 1;
   }
 
   if (withLint) {

@@ -7,7 +7,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { rawLogin, rawScsiCommand, rawTestUnitReady, waitForClose, type RawSession } from '../../../tools/test-utils/src/index.js';
+import { rawLogin, rawScsiCommand, rawTestUnitReady, waitForClose, type RawSession } from '@iscsi-target/test-utils';
 import { AdminSocketError, startAdminServer, type AdminServer } from '../src/admin/admin-server.js';
 import { adminHandler } from '../src/admin/commands.js';
 import { runCtl, type CtlIo } from '../src/admin/ctl-cli.js';

@@ -17,7 +17,7 @@ import {
   readPdu,
   waitForClose,
   type RawSession,
-} from '../../../tools/test-utils/src/index.js';
+} from '@iscsi-target/test-utils';
 import { parseConfig, type DaemonConfig } from '../src/config.js';
 import { TargetDaemon } from '../src/daemon.js';
 import { ReloadError } from '../src/reload/report.js';

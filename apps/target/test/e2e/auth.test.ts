@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { e2ePeer, freePort, haveCommand, run, startTarget, type TargetHandle } from '../../../../tools/test-utils/src/index.js';
+import { e2ePeer, freePort, haveCommand, run, startTarget, type TargetHandle } from '@iscsi-target/test-utils';
 
 const IQN = 'iqn.2026-11.org.nodejs-iscsi';
 const ALLOWED = `${IQN}:allowed-initiator`;

@@ -41,7 +41,7 @@ import {
   writeRaw,
   type RawLoginOptions,
   type TargetHandle,
-} from '../../../../tools/test-utils/src/index.js';
+} from '@iscsi-target/test-utils';
 
 let target: TargetHandle;
 beforeAll(async () => {

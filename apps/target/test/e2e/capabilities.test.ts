@@ -14,7 +14,7 @@ import {
   startTarget,
   type RawSession,
   type TargetHandle,
-} from '../../../../tools/test-utils/src/index.js';
+} from '@iscsi-target/test-utils';
 
 let target: TargetHandle;
 let s: RawSession;

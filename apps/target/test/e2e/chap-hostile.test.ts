@@ -25,7 +25,7 @@ import {
   waitForClose,
   type RawPdu,
   type TargetHandle,
-} from '../../../../tools/test-utils/src/index.js';
+} from '@iscsi-target/test-utils';
 
 const TARGET = 'iqn.2026-11.org.nodejs-iscsi:mutual';
 const DELAY_MS = 300;

@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { daemonBin, e2ePeer, freePort, haveCommand, repoRoot, run, startTarget, type TargetHandle } from '../../../../tools/test-utils/src/index.js';
+import { daemonBin, e2ePeer, freePort, haveCommand, repoRoot, run, startTarget, type TargetHandle } from '@iscsi-target/test-utils';
 
 const EXAMPLE = join(repoRoot, 'docs', 'ctl.conf.example');
 const IQN = 'iqn.2026-11.org.nodejs-iscsi';

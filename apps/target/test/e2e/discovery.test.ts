@@ -1,7 +1,7 @@
 // End-to-end: SendTargets discovery and LUN listing with libiscsi's iscsi-ls
 // against the daemon's embedded default configuration.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { haveCommand, run, startTarget, type TargetHandle } from '../../../../tools/test-utils/src/index.js';
+import { haveCommand, run, startTarget, type TargetHandle } from '@iscsi-target/test-utils';
 
 const esc = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 

@@ -23,7 +23,7 @@ import {
   sendPdu,
   waitForClose,
   writeRaw,
-} from '../../../../tools/test-utils/src/index.js';
+} from '@iscsi-target/test-utils';
 
 /** Connected socket pair on loopback. */
 async function socketPair(): Promise<{ client: net.Socket; server: net.Socket; close: () => void }> {

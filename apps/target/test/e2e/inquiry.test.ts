@@ -4,7 +4,7 @@
 // Note: iscsi-inq parses -c/-e as decimal integers (popt), so VPD 0x80 is
 // passed as "128" and 0x83 as "131"; "-c 0x80" would silently ask for page 0.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_BLOCK_SIZE, DEFAULT_LUN_BYTES, haveCommand, run, startTarget, type TargetHandle } from '../../../../tools/test-utils/src/index.js';
+import { DEFAULT_BLOCK_SIZE, DEFAULT_LUN_BYTES, haveCommand, run, startTarget, type TargetHandle } from '@iscsi-target/test-utils';
 
 /** "Key:value" lines of iscsi-inq / iscsi-readcapacity16 output (first occurrence wins). */
 function fields(out: string): Map<string, string> {

@@ -15,7 +15,7 @@ import {
   startTarget,
   waitForClose,
   type TargetHandle,
-} from '../../../../tools/test-utils/src/index.js';
+} from '@iscsi-target/test-utils';
 
 /** Resolves to the exit status, or 'timeout'. */
 async function exitWithin(t: TargetHandle, ms: number): Promise<{ code: number | null; signal: string | null } | 'timeout'> {

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { daemonBin, e2ePeer, freePort, haveCommand, run } from '../../../../tools/test-utils/src/index.js';
+import { daemonBin, e2ePeer, freePort, haveCommand, run } from '@iscsi-target/test-utils';
 
 describe.skipIf(e2ePeer() !== undefined || !haveCommand('script'))('log format', () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'iscsi-e2e-tty-'));

@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DEFAULT_IQN, freePort, haveCommand, run, startTarget, type TargetHandle } from '../../../../tools/test-utils/src/index.js';
+import { DEFAULT_IQN, freePort, haveCommand, run, startTarget, type TargetHandle } from '@iscsi-target/test-utils';
 
 const COUNT = 256;
 const SIZE = 128 * 1024;

@@ -2,7 +2,7 @@
 // completes with non-zero throughput, and an initiator that is killed with
 // 32 reads in flight does not take the daemon down.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { haveCommand, run, startTarget, type TargetHandle } from '../../../../tools/test-utils/src/index.js';
+import { haveCommand, run, startTarget, type TargetHandle } from '@iscsi-target/test-utils';
 
 /** iscsi-perf's final line: "iops average N (M MB/s)". */
 const AVERAGE = /iops average (\d+) \((\d+) MB\/s\)/g;

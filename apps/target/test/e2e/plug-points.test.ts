@@ -14,7 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { canConnect, daemonBin, freePort, haveCommand, run, startTarget, type TargetHandle } from '../../../../tools/test-utils/src/index.js';
+import { canConnect, daemonBin, freePort, haveCommand, run, startTarget, type TargetHandle } from '@iscsi-target/test-utils';
 
 const MiB = 1024 * 1024;
 const IQN = 'iqn.2026-12.org.example:plug';

@@ -17,7 +17,7 @@ import {
   startTarget,
   type RawSession,
   type TargetHandle,
-} from '../../../../tools/test-utils/src/index.js';
+} from '@iscsi-target/test-utils';
 
 const HOST_A = 'iqn.2026-11.org.nodejs-iscsi:pr-host-a';
 const HOST_B = 'iqn.2026-11.org.nodejs-iscsi:pr-host-b';

@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { haveCommand, run, startTarget, type TargetHandle } from '../../../../tools/test-utils/src/index.js';
+import { haveCommand, run, startTarget, type TargetHandle } from '@iscsi-target/test-utils';
 
 const MiB = 1024 * 1024;
 const IMAGE_BYTES = 64 * MiB;

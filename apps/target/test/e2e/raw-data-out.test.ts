@@ -4,7 +4,7 @@
 // MaxRecvDataSegmentLength. No daemon needed.
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeText, newBhs, Opcode, rawLogin, rawScsiCommand, readPdu, sendPdu } from '../../../../tools/test-utils/src/index.js';
+import { decodeText, newBhs, Opcode, rawLogin, rawScsiCommand, readPdu, sendPdu } from '@iscsi-target/test-utils';
 
 interface SeenDataOut {
   ttt: number;

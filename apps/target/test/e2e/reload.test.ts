@@ -24,7 +24,7 @@ import {
   waitForClose,
   type RawSession,
   type TargetHandle,
-} from '../../../../tools/test-utils/src/index.js';
+} from '@iscsi-target/test-utils';
 
 const A = 'iqn.2026-11.org.nodejs-iscsi:perf';
 const B = 'iqn.2026-11.org.nodejs-iscsi:doomed';

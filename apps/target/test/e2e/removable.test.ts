@@ -20,7 +20,7 @@ import {
   startTarget,
   type RawSession,
   type TargetHandle,
-} from '../../../../tools/test-utils/src/index.js';
+} from '@iscsi-target/test-utils';
 
 const TARGET = 'iqn.2026-11.org.nodejs-iscsi:target0';
 const HOST_A = 'iqn.2026-11.org.nodejs-iscsi:removable-a';
