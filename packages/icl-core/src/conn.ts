@@ -181,9 +181,15 @@ export abstract class IclConnBase implements IclConn {
     return bhsDataSegmentLength(pdu.bhs);
   }
 
-  /** Whether this driver borrows `noCopy` data (false: it copies and counts). */
+  /**
+   * Whether this driver borrows `noCopy` data (false: it copies and counts).
+   * False by default, to agree with the default `pduQueueCb`, which completes
+   * right after queueing and is only truthful for a driver that copies: a
+   * driver that borrows must also override `pduQueueCb` to complete when it
+   * no longer touches the memory, and then overrides this to return true.
+   */
   protected get canBorrow(): boolean {
-    return true;
+    return false;
   }
 
   pduAppendData(pdu: Pdu, buf: Buffer, options?: AppendOptions): void {

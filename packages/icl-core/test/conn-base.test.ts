@@ -42,12 +42,38 @@ class CopyingConn extends IclConnBase {
   free(): void {}
 }
 
+/** A driver that overrides nothing optional: it must get the copying defaults. */
+class PlainConn extends IclConnBase {
+  readonly offload = 'plain-test';
+  get disconnecting(): boolean {
+    return false;
+  }
+  pduQueue(pdu: Pdu): void {
+    this.pduFree(pdu);
+  }
+  handoff(_nic: NicConn): void {}
+  close(): void {}
+  free(): void {}
+}
+
 function countingRef() {
   const ref = { retained: 0, released: 0, retain: () => void ref.retained++, release: () => void ref.released++ };
   return ref;
 }
 
 describe('IclConnBase defaults for a copying driver', () => {
+  it('a driver that keeps the default pduQueueCb does not borrow: canBorrow defaults to false', () => {
+    const counters = new CopyCounters();
+    const conn = new PlainConn({ name: 'plain', counters });
+    const pdu = conn.newPdu();
+    const ref = countingRef();
+    conn.pduAppendData(pdu, Buffer.from('abcd'), { noCopy: true, ref });
+    expect(ref.retained).toBe(0);
+    expect(pdu.data[0]?.ref).toBeNull();
+    expect(counters.snapshot()).toEqual({ copiedIn: 0, copiedOut: 4, referencedIn: 0, referencedOut: 0 });
+    conn.pduFree(pdu);
+  });
+
   it('copies noCopy data, counts it as copied, never retains the reference', () => {
     const counters = new CopyCounters();
     const conn = new CopyingConn(false, counters);

@@ -37,6 +37,11 @@ export class FakeConn extends IclConnBase {
     pdu.releaseData();
   }
 
+  /** This fake completes PDUs truthfully (`pduQueueCb` below), so it borrows `noCopy` data. */
+  protected override get canBorrow(): boolean {
+    return true;
+  }
+
   override pduQueueCb(pdu: Pdu, cb: PduCompletion): void {
     const err = this.closed ? new Error('closed') : null;
     this.pduQueue(pdu);

@@ -76,6 +76,11 @@ export class FakeIclConn extends IclConnBase {
     this.#record(pdu, null);
   }
 
+  /** This fake completes PDUs truthfully (`pduQueueCb` below), so it borrows `noCopy` data. */
+  protected override get canBorrow(): boolean {
+    return true;
+  }
+
   override pduQueueCb(pdu: Pdu, cb: PduCompletion): void {
     this.#record(pdu, cb);
   }
