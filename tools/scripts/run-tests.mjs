@@ -55,31 +55,28 @@ function runVitest() {
   });
 }
 
-/** @returns {Promise<number | null>} tsc's exit code (its errors go to the console) */
-function runTypecheck() {
-  const bin = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+/**
+ * Runs a repository tool (`node_modules/<bin>`) with the console attached.
+ * @param {string} name for the error message
+ * @param {string[]} bin path segments below node_modules
+ * @param {string[]} args
+ * @returns {Promise<number | null>} its exit code (its findings go to the console)
+ */
+function runTool(name, bin, args) {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [bin, '-b'], { cwd: root, stdio: 'inherit' });
+    const child = spawn(process.execPath, [path.join(root, 'node_modules', ...bin), ...args], { cwd: root, stdio: 'inherit' });
     child.on('error', (e) => {
-      console.error(`run-tests: cannot start tsc: ${e.message}`);
+      console.error(`run-tests: cannot start ${name}: ${e.message}`);
       resolve(null);
     });
     child.on('exit', (code) => resolve(code));
   });
 }
 
-/** @returns {Promise<number | null>} ESLint's exit code (its findings go to the console) */
-function runLint() {
-  const bin = path.join(root, 'node_modules', 'eslint', 'bin', 'eslint.js');
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [bin, '.'], { cwd: root, stdio: 'inherit' });
-    child.on('error', (e) => {
-      console.error(`run-tests: cannot start eslint: ${e.message}`);
-      resolve(null);
-    });
-    child.on('exit', (code) => resolve(code));
-  });
-}
+/** `tsc -b` over the solution. */
+const runTypecheck = () => runTool('tsc', ['typescript', 'bin', 'tsc'], ['-b']);
+/** ESLint over the repository. */
+const runLint = () => runTool('eslint', ['eslint', 'bin', 'eslint.js'], ['.']);
 
 /**
  * Totals from vitest's JSON report (jest-compatible format).
