@@ -30,20 +30,19 @@ import {
   IoStatus,
   ScsiStatus,
   TagType,
-  TaskAction,
-  TaskStatus,
   type CtlIo,
   type ScsiIo,
   type TaskIo,
 } from './io.js';
-import { IoPhase, IoState, ioState, type TmfWait } from './io-state.js';
+import { IoPhase, IoState, ioState } from './io-state.js';
 import { CtlLun } from './lun.js';
 import { resolveCtlOptions, type CtlOptions, type ResolvedCtlOptions } from './options.js';
-import { MAX_FLAT_LUN } from './report-luns.js';
+import { CtlPortTable, type InitiatorEntry } from './port-table.js';
 import { Asc, SenseKey } from './scsi-proto.js';
 import { Blockage } from './ser-table.js';
 import { setSense, type SenseOptions } from './sense.js';
 import { UaFlag, uaAscAscq } from './unit-attention.js';
+import { abortAndWait, runTask } from './task-management.js';
 import { ThirdPartyCopy } from './tpc.js';
 import { reservationConflict, type PrHost } from './pr-commands.js';
 import { isWriteExclusive } from './pr-proto.js';
@@ -111,31 +110,11 @@ export interface CtlLunEntry {
   readonly outstanding: number;
 }
 
-interface InitiatorEntry {
-  readonly index: number;
-  readonly name: string;
-  readonly targetPort: number;
-  /** Sessions currently using the index (`addInitiator` minus `removeInitiator`). */
-  inUse: number;
-  /** Logical clock of the last add/remove, for LRU eviction. */
-  lastUse: number;
-}
-
-interface PortEntry {
-  readonly port: CtlPort;
-  readonly targetPort: number;
-  /** initiator name → entry */
-  readonly initiators: Map<string, InitiatorEntry>;
-}
-
 export class Ctl implements CtlFrontendServices, CtlBackendServices {
   readonly counters: CtlCopyCounters;
   readonly options: ResolvedCtlOptions;
-  readonly #ports = new Map<number, PortEntry>();
-  readonly #initiators = new Map<number, InitiatorEntry>();
-  #nextInitiator = 0;
-  #clock = 0;
   readonly #luns = new Map<number, CtlLun>();
+  readonly #ports: CtlPortTable;
   /** LUNs removed but still draining. */
   readonly #removing = new Set<CtlLun>();
   /** Commands running without a LUN (INQUIRY etc. to a LUN that does not exist). */
@@ -146,8 +125,9 @@ export class Ctl implements CtlFrontendServices, CtlBackendServices {
   constructor(options: CtlOptions = {}) {
     this.counters = options.counters ?? ctlCopyCounters;
     this.options = resolveCtlOptions(options);
+    this.#ports = new CtlPortTable(this.#luns, this.options.maxInitiatorsPerPort, (ie) => this.#forgetInitiator(ie));
     this.#tpc = new ThirdPartyCopy(
-      { frontend: this, counters: this.counters, lunsOf: (port) => this.#portLuns(port) },
+      { frontend: this, counters: this.counters, lunsOf: (port) => this.#ports.portLuns(port) },
       options.tpc,
     );
     this.#host = {
@@ -156,7 +136,7 @@ export class Ctl implements CtlFrontendServices, CtlBackendServices {
       sendData: (state, data, allocationLength) => this.#sendData(state, data, allocationLength),
       receiveData: (state, length, onData) => this.#receiveData(state, length, onData),
       submit: (state, request) => this.#submit(state, request),
-      visibleLuns: (state) => this.#visibleLuns(state.port),
+      visibleLuns: (state) => this.#ports.visibleLuns(state.port),
       lunInventoryReported: (initiatorIndex) => {
         for (const lun of this.#luns.values()) lun.clearUa(initiatorIndex, UaFlag.LunInventoryChanged);
       },
@@ -236,10 +216,8 @@ export class Ctl implements CtlFrontendServices, CtlBackendServices {
    * CTL_LUN_MAP does the same per port).
    */
   lunInventoryChanged(targetPort: number): void {
-    const pe = this.#portEntry(targetPort);
-    const map = pe.port.lunMap;
-    const ids = map ? [...map.values()] : [...this.#luns.keys()];
-    for (const id of ids) {
+    const pe = this.#ports.entry(targetPort);
+    for (const id of this.#ports.mappedLunIds(pe.port)) {
       const lun = this.#luns.get(id);
       if (!lun) continue;
       for (const ie of pe.initiators.values()) lun.establishUa(ie.index, UaFlag.LunInventoryChanged);
@@ -256,11 +234,7 @@ export class Ctl implements CtlFrontendServices, CtlBackendServices {
   // ------------------------------------------------------ ports/initiators
 
   registerPort(port: CtlPort): number {
-    let n = 0;
-    while (this.#ports.has(n)) n++;
-    if (n > 0xfffe) throw new CtlError(CtlErrorCode.NoSuchPort, 'too many ports');
-    this.#ports.set(n, { port, targetPort: n, initiators: new Map() });
-    return n;
+    return this.#ports.register(port);
   }
 
   /**
@@ -269,32 +243,13 @@ export class Ctl implements CtlFrontendServices, CtlBackendServices {
    * forgotten. Unknown ports are ignored.
    */
   deregisterPort(targetPort: number): void {
-    const pe = this.#ports.get(targetPort);
-    if (!pe) return;
+    if (!this.#ports.has(targetPort)) return;
     for (const state of this.#allStates()) if (state.targetPort === targetPort) this.#abort(state);
-    for (const ie of pe.initiators.values()) this.#forgetInitiator(pe, ie);
-    this.#ports.delete(targetPort);
+    this.#ports.remove(targetPort);
   }
 
   addInitiator(targetPort: number, name: string): number {
-    const pe = this.#portEntry(targetPort);
-    const existing = pe.initiators.get(name);
-    if (existing) {
-      existing.inUse++;
-      existing.lastUse = ++this.#clock;
-      return existing.index;
-    }
-    if (pe.initiators.size >= this.options.maxInitiatorsPerPort) {
-      let lru: InitiatorEntry | null = null;
-      for (const ie of pe.initiators.values()) {
-        if (ie.inUse === 0 && (lru === null || ie.lastUse < lru.lastUse)) lru = ie;
-      }
-      if (lru) this.#forgetInitiator(pe, lru);
-    }
-    const ie: InitiatorEntry = { index: this.#nextInitiator++, name, targetPort, inUse: 1, lastUse: ++this.#clock };
-    pe.initiators.set(name, ie);
-    this.#initiators.set(ie.index, ie);
-    return ie.index;
+    return this.#ports.addInitiator(targetPort, name);
   }
 
   /**
@@ -303,25 +258,13 @@ export class Ctl implements CtlFrontendServices, CtlBackendServices {
    * reserved for the name, so a reconnecting initiator gets it back.
    */
   removeInitiator(targetPort: number, initiatorIndex: number): void {
-    const ie = this.#initiators.get(initiatorIndex);
-    if (!ie || ie.targetPort !== targetPort) return;
-    ie.inUse = Math.max(0, ie.inUse - 1);
-    ie.lastUse = ++this.#clock;
-    this.#nexusLoss(targetPort, initiatorIndex);
+    if (this.#ports.releaseInitiator(targetPort, initiatorIndex)) this.#nexusLoss(targetPort, initiatorIndex);
   }
 
-  #portEntry(targetPort: number): PortEntry {
-    const pe = this.#ports.get(targetPort);
-    if (!pe) throw new CtlError(CtlErrorCode.NoSuchPort, `no port ${targetPort}`);
-    return pe;
-  }
-
-  #forgetInitiator(pe: PortEntry, ie: InitiatorEntry): void {
-    pe.initiators.delete(ie.name);
-    this.#initiators.delete(ie.index);
+  /** An initiator index is forgotten (LRU eviction or its port's removal). */
+  #forgetInitiator(ie: InitiatorEntry): void {
     for (const lun of this.#luns.values()) lun.forgetInitiator(ie.index);
-    this.#releaseSpc2(ie.index);
-    this.#allowMediumRemoval(ie.index);
+    this.#releaseNexus(ie.index);
   }
 
   #nexusLoss(targetPort: number, initiatorIndex: number): void {
@@ -330,19 +273,18 @@ export class Ctl implements CtlFrontendServices, CtlBackendServices {
     }
     for (const lun of this.#luns.values()) lun.establishUa(initiatorIndex, UaFlag.NexusLoss);
     this.#tpc.forgetInitiator(initiatorIndex);
-    this.#releaseSpc2(initiatorIndex);
-    this.#allowMediumRemoval(initiatorIndex);
+    this.#releaseNexus(initiatorIndex);
   }
 
-  /** SBC-3 PREVENT ALLOW MEDIUM REMOVAL: I_T nexus loss ends the nexus's prevention of medium removal. */
-  #allowMediumRemoval(initiatorIndex: number): void {
-    for (const lun of this.#luns.values()) lun.medium.clearNexus(initiatorIndex);
-  }
-
-  /** SPC-2 §5.5.1: I_T nexus loss releases the nexus's SPC-2 reservations. */
-  #releaseSpc2(initiatorIndex: number): void {
+  /**
+   * What the end of an I_T nexus releases on every LUN: its SPC-2
+   * reservation (SPC-2 §5.5.1) and its prevention of medium removal (SBC-3
+   * PREVENT ALLOW MEDIUM REMOVAL).
+   */
+  #releaseNexus(initiatorIndex: number): void {
     for (const lun of this.#luns.values()) {
       if (lun.reservations.spc2Holder === initiatorIndex) lun.reservations.spc2Holder = null;
+      lun.medium.clearNexus(initiatorIndex);
     }
   }
 
@@ -370,7 +312,7 @@ export class Ctl implements CtlFrontendServices, CtlBackendServices {
 
   /** The I_T nexus of a command by name (reservations are kept by name). */
   #nexusOf(state: IoState): PrNexus {
-    const ie = this.#initiators.get(state.initiatorIndex);
+    const ie = this.#ports.initiator(state.initiatorIndex);
     return { initiator: ie ? ie.name : `#${state.initiatorIndex}`, port: state.port.name };
   }
 
@@ -378,13 +320,13 @@ export class Ctl implements CtlFrontendServices, CtlBackendServices {
   #prHost(): PrHost {
     return {
       nexusOf: (state) => this.#nexusOf(state),
-      targetPortName: (rtpi) => this.#ports.get(rtpi - 1)?.port.name ?? null,
+      targetPortName: (rtpi) => this.#ports.port(rtpi - 1)?.name ?? null,
       relativeTargetPortOf: (name) => {
-        for (const pe of this.#ports.values()) if (pe.port.name === name) return pe.targetPort + 1;
+        for (const pe of this.#ports.entries()) if (pe.port.name === name) return pe.targetPort + 1;
         return 0;
       },
       establishUa: (lun, nexus, flag) => {
-        for (const pe of this.#ports.values()) {
+        for (const pe of this.#ports.entries()) {
           if (pe.port.name !== nexus.port) continue;
           const ie = pe.initiators.get(nexus.initiator);
           if (ie) lun.establishUa(ie.index, flag);
@@ -393,15 +335,7 @@ export class Ctl implements CtlFrontendServices, CtlBackendServices {
       abortTasks: (lun, nexuses, done) => {
         const ids = new Set(nexuses.map(nexusId));
         const affected = lun.ooa().filter((s) => ids.has(nexusId(this.#nexusOf(s))));
-        const wait: TmfWait = { remaining: 0, finish: done };
-        for (const s of affected) this.#abort(s);
-        for (const s of affected) {
-          if (s.phase !== IoPhase.Done) {
-            wait.remaining++;
-            (s.tmfWaits ??= []).push(wait);
-          }
-        }
-        if (wait.remaining === 0) done();
+        abortAndWait({ abort: (s) => this.#abort(s) }, affected, done);
       },
     };
   }
@@ -412,34 +346,6 @@ export class Ctl implements CtlFrontendServices, CtlBackendServices {
     for (const lun of this.#luns.values()) out.push(...lun.ooa());
     for (const lun of this.#removing) out.push(...lun.ooa());
     return out;
-  }
-
-  #mapLun(port: CtlPort, portLun: number): CtlLun | null {
-    const id = port.lunMap ? port.lunMap.get(portLun) : portLun;
-    if (id === undefined) return null;
-    return this.#luns.get(id) ?? null;
-  }
-
-  /** The LUNs an initiator of `port` can address (for the copy manager). */
-  #portLuns(port: CtlPort): CtlLun[] {
-    const out: CtlLun[] = [];
-    for (const portLun of this.#visibleLuns(port)) {
-      const lun = this.#mapLun(port, portLun);
-      if (lun) out.push(lun);
-    }
-    return out;
-  }
-
-  #visibleLuns(port: CtlPort): number[] {
-    const out: number[] = [];
-    if (port.lunMap) {
-      for (const [portLun, id] of port.lunMap) {
-        if (portLun >= 0 && portLun <= MAX_FLAT_LUN && this.#luns.has(id)) out.push(portLun);
-      }
-    } else {
-      for (const id of this.#luns.keys()) out.push(id);
-    }
-    return out.sort((a, b) => a - b);
   }
 
   // ------------------------------------------------------------- commands
@@ -455,10 +361,10 @@ export class Ctl implements CtlFrontendServices, CtlBackendServices {
       this.#runTask(io);
       return;
     }
-    const pe = this.#portEntry(io.nexus.targetPort);
+    const pe = this.#ports.entry(io.nexus.targetPort);
     const previous = ioState(io);
     if (previous && previous.phase !== IoPhase.Done) throw new CtlError(CtlErrorCode.IoBusy, 'I/O already running');
-    const lun = this.#mapLun(pe.port, io.nexus.lun);
+    const lun = this.#ports.mapLun(pe.port, io.nexus.lun);
     const state = new IoState(io, pe.port, lun, lun ? lun.nextSeq() : 0);
     state.copyIo = this.#tpc.ownsPort(pe.port);
     io.ctlPriv = state;
@@ -801,97 +707,18 @@ export class Ctl implements CtlFrontendServices, CtlBackendServices {
 
   // ------------------------------------------------------ task management
 
-  /** FreeBSD `ctl_run_task`. The TMF completes once every command it aborted has completed. */
+  /** FreeBSD `ctl_run_task` (task-management.ts). */
   #runTask(tio: TaskIo): void {
-    const pe = this.#portEntry(tio.nexus.targetPort);
-    const { targetPort, initiatorIndex } = tio.nexus;
-    const lun = this.#mapLun(pe.port, tio.nexus.lun);
-    const ofNexus = (s: IoState): boolean => s.targetPort === targetPort && s.initiatorIndex === initiatorIndex;
-    let affected: IoState[] = [];
-    let status: TaskStatus = TaskStatus.FunctionComplete;
-    const needsLun =
-      tio.taskAction === TaskAction.AbortTask ||
-      tio.taskAction === TaskAction.AbortTaskSet ||
-      tio.taskAction === TaskAction.ClearTaskSet ||
-      tio.taskAction === TaskAction.LogicalUnitReset ||
-      tio.taskAction === TaskAction.QueryTask ||
-      tio.taskAction === TaskAction.QueryTaskSet;
-    if (needsLun && !lun) {
-      status = TaskStatus.LunDoesNotExist;
-    } else {
-      switch (tio.taskAction) {
-        case TaskAction.AbortTask:
-          // SAM-5 ABORT TASK: a task that is not found has completed: FUNCTION COMPLETE.
-          affected = lun!.ooa().filter((s) => ofNexus(s) && s.tagNum === tio.referencedTag);
-          break;
-        case TaskAction.AbortTaskSet:
-          affected = lun!.ooa().filter(ofNexus);
-          break;
-        case TaskAction.ClearTaskSet: {
-          // SAM-5 CLEAR TASK SET: every task of every I_T nexus; with TAS = 0 the other
-          // initiators learn through COMMANDS CLEARED BY ANOTHER INITIATOR.
-          affected = lun!.ooa();
-          const others = new Set<number>();
-          for (const s of affected) if (!ofNexus(s) && !s.aborted) others.add(s.initiatorIndex);
-          for (const i of others) lun!.establishUa(i, UaFlag.CommandsCleared);
-          break;
-        }
-        case TaskAction.LogicalUnitReset:
-          // SAM-5 LOGICAL UNIT RESET: abort all tasks, unit attention for every initiator.
-          affected = lun!.ooa();
-          lun!.establishUaAll(UaFlag.LunReset);
-          // SPC-2 §5.5.1: a LOGICAL UNIT RESET releases the SPC-2 reservation (persistent ones stay).
-          lun!.reservations.spc2Holder = null;
-          // SBC-3 PREVENT ALLOW MEDIUM REMOVAL: a logical unit reset ends every prevention.
-          lun!.medium.clearAll();
-          break;
-        case TaskAction.TargetReset:
-          for (const portLun of this.#visibleLuns(pe.port)) {
-            const l = this.#mapLun(pe.port, portLun);
-            if (!l) continue;
-            affected.push(...l.ooa());
-            l.establishUaAll(UaFlag.TargetReset);
-            l.reservations.spc2Holder = null; // SPC-2 §5.5.1: released by a reset
-            l.medium.clearAll(); // SBC-3 PREVENT ALLOW MEDIUM REMOVAL: ended by a hard reset
-          }
-          break;
-        case TaskAction.ItNexusReset:
-          // SAM-5 I_T NEXUS RESET: I_T nexus loss for that nexus only.
-          affected = this.#allStates().filter(ofNexus);
-          for (const l of this.#luns.values()) l.establishUa(initiatorIndex, UaFlag.NexusLoss);
-          this.#releaseSpc2(initiatorIndex);
-          this.#allowMediumRemoval(initiatorIndex);
-          break;
-        case TaskAction.QueryTask:
-          // SAM-5 QUERY TASK: FUNCTION SUCCEEDED if the task is in the task set.
-          status = lun!.ooa().some((s) => ofNexus(s) && s.tagNum === tio.referencedTag && !s.aborted)
-            ? TaskStatus.FunctionSucceeded
-            : TaskStatus.FunctionComplete;
-          break;
-        case TaskAction.QueryTaskSet:
-          // SAM-5 QUERY TASK SET: FUNCTION SUCCEEDED if any task of the nexus is in the task set.
-          status = lun!.ooa().some((s) => ofNexus(s) && !s.aborted)
-            ? TaskStatus.FunctionSucceeded
-            : TaskStatus.FunctionComplete;
-          break;
-        case TaskAction.ClearAca: // no ACA support
-        case TaskAction.QueryAsyncEvent:
-        default:
-          status = TaskStatus.FunctionNotSupported;
-          break;
-      }
-    }
-    tio.taskStatus = status;
-    const port = pe.port;
-    const wait: TmfWait = { remaining: 0, finish: () => queueMicrotask(() => port.done(tio)) };
-    for (const s of affected) this.#abort(s);
-    for (const s of affected) {
-      if (s.phase !== IoPhase.Done) {
-        wait.remaining++;
-        (s.tmfWaits ??= []).push(wait);
-      }
-    }
-    if (wait.remaining === 0) wait.finish();
+    runTask(
+      {
+        ports: this.#ports,
+        luns: () => this.#luns.values(),
+        allStates: () => this.#allStates(),
+        abort: (s) => this.#abort(s),
+        releaseNexus: (i) => this.#releaseNexus(i),
+      },
+      tio,
+    );
   }
 
   /**
