@@ -7,7 +7,6 @@ import { nullLogger } from '../src/logger.js';
 import { checkConfiguration, parseCli, runCli, USAGE } from '../src/main.js';
 import { PlugPoints } from '../src/plug-points.js';
 import { acquirePidfile, PidfileError } from '../src/pidfile.js';
-import { serialLt } from '../src/serial.js';
 import { guardConnection } from '../src/session-guard.js';
 import { defaultUvThreadpoolSize } from '../src/threadpool.js';
 import { TsihExhaustedError, TsihTable } from '../src/tsih-table.js';
@@ -33,16 +32,6 @@ describe('TSIH table', () => {
     expect(() => t.allocate()).toThrow(TsihExhaustedError);
     t.release(1234);
     expect(t.allocate()).toBe(1234);
-  });
-});
-
-describe('serial number arithmetic (RFC 1982)', () => {
-  it('compares across the wrap', () => {
-    expect(serialLt(1, 2)).toBe(true);
-    expect(serialLt(2, 1)).toBe(false);
-    expect(serialLt(0xffffffff, 0)).toBe(true);
-    expect(serialLt(0, 0xffffffff)).toBe(false);
-    expect(serialLt(5, 5)).toBe(false);
   });
 });
 

@@ -9,6 +9,7 @@
  * What it does not do: these never escape `IclConn.onReceive` — the session
  * catches everything and terminates instead.
  */
+import { RejectReason } from '@iscsi-target/icl-core';
 
 export class FrontendError extends Error {
   readonly code: string;
@@ -52,10 +53,17 @@ export class FrontendShutdownError extends FrontendError {
   }
 }
 
-/** An initiator broke RFC 7143; with ERL 0 the session is dropped. */
+/**
+ * An initiator broke RFC 7143; with ERL 0 the session is dropped.
+ * `rejectReason` is the Reject reason (RFC 7143 §11.17.1) for a caller that
+ * answers with a Reject before dropping (the discovery session does).
+ */
 export class ProtocolViolation extends FrontendError {
-  constructor(message: string) {
+  readonly rejectReason: number;
+
+  constructor(message: string, rejectReason: number = RejectReason.ProtocolError) {
     super('CFISCSI_ERR_PROTOCOL', message);
     this.name = 'ProtocolViolation';
+    this.rejectReason = rejectReason;
   }
 }

@@ -25,6 +25,10 @@ export {
 export { PortStatus } from './data-out.js';
 export { CommandOutcome, type CommandObserver, type CommandRecord } from './command-observer.js';
 export { CmdSnVerdict, CmdSnWindow, checkCmdSn, computeMaxCmdSn, snAdd, snGt, snGte, snLt, snLte } from './cmdsn.js';
+export { Sequencer } from './sequencer.js';
+export { TextExchange, type TextHost } from './text-request.js';
+export { buildNopInEcho } from './nop.js';
+export { buildLogoutResponse, buildReject } from './responses.js';
 export { TaskMgmtFunctionExt, TMF_RESPONSE_FUNCTION_SUCCEEDED } from './tmf.js';
 export {
   FrontendError,

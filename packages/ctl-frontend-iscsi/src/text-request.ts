@@ -11,7 +11,8 @@
  * starts over on a request with TTT 0xffffffff (§11.10.4).
  *
  * What it does not do: no key semantics — the session (and the daemon's
- * `onTextRequest`) decide the answer; no CmdSN checks.
+ * `onTextRequest`), or the daemon's discovery session, decide the answer;
+ * no CmdSN checks.
  *
  * Buffer ownership: request data is taken as views of the received PDU
  * (received memory is never reused) and, if split over PDUs, concatenated
@@ -20,6 +21,7 @@
  */
 import {
   Flag,
+  RejectReason,
   RESERVED_TAG,
   TargetOpcode,
   TextBhs,
@@ -88,7 +90,7 @@ export class TextExchange {
       this.reset();
       this.#itt = itt;
     } else if (ttt !== this.#ttt || itt !== this.#itt) {
-      throw new ProtocolViolation(`Text Request continues unknown TTT 0x${ttt.toString(16)}`);
+      throw new ProtocolViolation(`Text Request continues unknown TTT 0x${ttt.toString(16)}`, RejectReason.InvalidPduField);
     }
     this.#lunHi = bhs.readUInt32BE(TextBhs.lun);
     this.#lunLo = bhs.readUInt32BE(TextBhs.lun + 4);
@@ -124,6 +126,7 @@ export class TextExchange {
     }
     const encoded = encodeTextKeys(this.#host.answer(keys));
     this.#pending = splitTextResponse(encoded, conn.maxSendDataSegmentLength);
+    this.#ttt = RESERVED_TAG;
     this.#sendPiece(itt);
   }
 
@@ -136,8 +139,9 @@ export class TextExchange {
       // RFC 7143 §11.11.4: F=1 carries TTT 0xffffffff.
       this.#sendResponse(itt, piece, true, false, RESERVED_TAG);
     } else {
-      this.#ttt = this.#host.allocTtt();
-      // RFC 7143 §11.11.2: C=1 (the text continues), F=0, a valid TTT.
+      // RFC 7143 §11.11.2: C=1 (the text continues), F=0, a valid TTT — one
+      // for every piece of this response.
+      if (this.#ttt === RESERVED_TAG) this.#ttt = this.#host.allocTtt();
       this.#sendResponse(itt, piece, false, true, this.#ttt);
     }
   }

@@ -290,22 +290,54 @@ export type DecodedBhs =
   | RejectDecoded
   | UnknownDecoded;
 
-/** Decodes a 48-byte BHS. Throws RangeError if `bhs` is shorter. */
-export function decodeBhs(bhs: Buffer): DecodedBhs {
+function decodeCommon(bhs: Buffer): BhsCommon {
   if (bhs.length < BHS_SIZE) throw new RangeError(`BHS must be ${BHS_SIZE} bytes, got ${bhs.length}`);
-  const u32 = (o: number): number => bhs.readUInt32BE(o);
-  const u16 = (o: number): number => bhs.readUInt16BE(o);
-  const flags = bhs[Bhs.flags]!;
-  const bit = (mask: number): boolean => (flags & mask) !== 0;
-  const lun = (): Buffer => bhs.subarray(Bhs.lun, Bhs.lun + 8);
-  const common: BhsCommon = {
+  return {
     opcode: bhs[Bhs.opcode]! & OPCODE_MASK,
     immediate: (bhs[Bhs.opcode]! & IMMEDIATE_BIT) !== 0,
-    flags,
+    flags: bhs[Bhs.flags]!,
     totalAhsLength: bhs[Bhs.totalAhsLength]! * 4,
     dataSegmentLength: bhs.readUIntBE(Bhs.dataSegmentLength, 3),
-    initiatorTaskTag: u32(Bhs.initiatorTaskTag),
+    initiatorTaskTag: bhs.readUInt32BE(Bhs.initiatorTaskTag),
   };
+}
+
+/**
+ * Decodes a Login Request BHS (RFC 7143 §11.12) without checking its
+ * opcode: the login code calls it on every PDU of the login phase (a PDU
+ * with another opcode is rejected there). `isid` is a view of `bhs`.
+ */
+export function decodeLoginRequest(bhs: Buffer): LoginRequestDecoded {
+  return loginRequestFields(decodeCommon(bhs), bhs);
+}
+
+function loginRequestFields(common: BhsCommon, bhs: Buffer): LoginRequestDecoded {
+  const flags = common.flags;
+  return {
+    ...common,
+    type: 'LoginRequest',
+    transit: (flags & Flag.Transit) !== 0,
+    continue: (flags & Flag.Continue) !== 0,
+    csg: (flags >> LOGIN_CSG_SHIFT) & LOGIN_STAGE_MASK,
+    nsg: flags & LOGIN_STAGE_MASK,
+    versionMax: bhs[LoginRequestBhs.versionMax]!,
+    versionMin: bhs[LoginRequestBhs.versionMin]!,
+    isid: bhs.subarray(LoginRequestBhs.isid, LoginRequestBhs.isid + 6),
+    tsih: bhs.readUInt16BE(LoginRequestBhs.tsih),
+    cid: bhs.readUInt16BE(LoginRequestBhs.cid),
+    cmdSn: bhs.readUInt32BE(LoginRequestBhs.cmdSn),
+    expStatSn: bhs.readUInt32BE(LoginRequestBhs.expStatSn),
+  };
+}
+
+/** Decodes a 48-byte BHS. Throws RangeError if `bhs` is shorter. */
+export function decodeBhs(bhs: Buffer): DecodedBhs {
+  const common = decodeCommon(bhs);
+  const u32 = (o: number): number => bhs.readUInt32BE(o);
+  const u16 = (o: number): number => bhs.readUInt16BE(o);
+  const flags = common.flags;
+  const bit = (mask: number): boolean => (flags & mask) !== 0;
+  const lun = (): Buffer => bhs.subarray(Bhs.lun, Bhs.lun + 8);
   switch (common.opcode) {
     case InitiatorOpcode.NopOut: // RFC 7143 §11.18
       return {
@@ -343,21 +375,7 @@ export function decodeBhs(bhs: Buffer): DecodedBhs {
         expDataSn: u32(TaskMgmtRequestBhs.expDataSn),
       };
     case InitiatorOpcode.LoginRequest: // RFC 7143 §11.12
-      return {
-        ...common,
-        type: 'LoginRequest',
-        transit: bit(Flag.Transit),
-        continue: bit(Flag.Continue),
-        csg: (flags >> LOGIN_CSG_SHIFT) & LOGIN_STAGE_MASK,
-        nsg: flags & LOGIN_STAGE_MASK,
-        versionMax: bhs[LoginRequestBhs.versionMax]!,
-        versionMin: bhs[LoginRequestBhs.versionMin]!,
-        isid: bhs.subarray(LoginRequestBhs.isid, LoginRequestBhs.isid + 6),
-        tsih: u16(LoginRequestBhs.tsih),
-        cid: u16(LoginRequestBhs.cid),
-        cmdSn: u32(LoginRequestBhs.cmdSn),
-        expStatSn: u32(LoginRequestBhs.expStatSn),
-      };
+      return loginRequestFields(common, bhs);
     case InitiatorOpcode.TextRequest: // RFC 7143 §11.10
       return {
         ...common,

@@ -10,6 +10,6 @@ export { CopyCounters, iclCopyCounters } from './counters.js';
 export { IclRegistry, defaultRegistry, iclNewConn, iclLimits, findDriver } from './registry.js';
 export * from './pdu.js';
 export * from './iscsi-proto.js';
-export { decodeBhs, type DecodedBhs } from './bhs-decode.js';
+export { decodeBhs, decodeLoginRequest, type DecodedBhs, type LoginRequestDecoded } from './bhs-decode.js';
 export * from './text.js';
 export * from './errors.js';

@@ -1,9 +1,8 @@
 /**
- * Login Response PDUs (RFC 7143 §11.13): building them on an `IclConn`, and
- * reading the fields of a Login Request the login code needs.
+ * Login Response PDUs (RFC 7143 §11.13): building them on an `IclConn`.
+ * (The Login Request is read by icl-core's `decodeLoginRequest`.)
  *
- * What it does: `loginRequestFields` reads a Login Request BHS;
- * `newLoginResponse` builds a response with stage bits, ISID, TSIH, ITT,
+ * What it does: `newLoginResponse` builds a response with stage bits, ISID, TSIH, ITT,
  * sequence numbers, status and an optional key=value data segment.
  *
  * What it does not do: no decisions (which status, which stage: `login.ts`).
@@ -18,47 +17,11 @@ import {
   Flag,
   LOGIN_CSG_SHIFT,
   LOGIN_STAGE_MASK,
-  LoginRequestBhs,
   LoginResponseBhs,
   TargetOpcode,
   type IclConn,
   type Pdu,
 } from '@iscsi-target/icl-core';
-
-export interface LoginRequestFields {
-  readonly transit: boolean;
-  readonly cont: boolean;
-  readonly csg: number;
-  readonly nsg: number;
-  readonly versionMax: number;
-  readonly versionMin: number;
-  /** A view of the request's 6-byte ISID; copy it to keep it. */
-  readonly isid: Buffer;
-  readonly tsih: number;
-  readonly initiatorTaskTag: number;
-  readonly cid: number;
-  readonly cmdSn: number;
-  readonly expStatSn: number;
-}
-
-/** Fields of a Login Request BHS (RFC 7143 §11.12). */
-export function loginRequestFields(bhs: Buffer): LoginRequestFields {
-  const flags = bhs[LoginRequestBhs.flags]!;
-  return {
-    transit: (flags & Flag.Transit) !== 0,
-    cont: (flags & Flag.Continue) !== 0,
-    csg: (flags >> LOGIN_CSG_SHIFT) & LOGIN_STAGE_MASK,
-    nsg: flags & LOGIN_STAGE_MASK,
-    versionMax: bhs[LoginRequestBhs.versionMax]!,
-    versionMin: bhs[LoginRequestBhs.versionMin]!,
-    isid: bhs.subarray(LoginRequestBhs.isid, LoginRequestBhs.isid + 6),
-    tsih: bhs.readUInt16BE(LoginRequestBhs.tsih),
-    initiatorTaskTag: bhs.readUInt32BE(LoginRequestBhs.initiatorTaskTag),
-    cid: bhs.readUInt16BE(LoginRequestBhs.cid),
-    cmdSn: bhs.readUInt32BE(LoginRequestBhs.cmdSn),
-    expStatSn: bhs.readUInt32BE(LoginRequestBhs.expStatSn),
-  };
-}
 
 export interface LoginResponseFields {
   /** T bit; with it, `nsg` is meaningful. */

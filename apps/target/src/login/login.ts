@@ -58,6 +58,7 @@
  */
 import { randomInt } from 'node:crypto';
 import {
+  decodeLoginRequest,
   encodeTextKeys,
   InitiatorOpcode,
   IclProtocolError,
@@ -65,6 +66,7 @@ import {
   parseTextKeys,
   TextReassembler,
   type IclConn,
+  type LoginRequestDecoded,
   type Pdu,
   type TextKeyList,
 } from '@iscsi-target/icl-core';
@@ -73,9 +75,9 @@ import { ChapExchange, isChapKey, type ChapRandom } from '../auth/chap.js';
 import { plainAuthGroup } from '../config/auth-groups.js';
 import type { AuthGroupConfig, AuthPolicy } from '../config/model.js';
 import type { Logger } from '../logger.js';
-import { serialLt } from '../serial.js';
+import { snLt } from '@iscsi-target/ctl-frontend-iscsi';
 import { LoginAbortedError, LoginRejectError, type LoginStatusName } from './errors.js';
-import { loginRequestFields, newLoginResponse, type LoginRequestFields } from './login-pdu.js';
+import { newLoginResponse } from './login-pdu.js';
 import {
   Negotiator,
   parseLeadingKeys,
@@ -269,14 +271,14 @@ export class LoginSession {
       // RFC 7143 §11.13.5: 0x020b "Invalid request type during login".
       throw new LoginRejectError('InvalidDuringLogin', `PDU opcode 0x${pdu.opcode.toString(16)} during login`);
     }
-    const req = loginRequestFields(pdu.bhs);
+    const req = decodeLoginRequest(pdu.bhs);
     const first = this.#state === 'start';
     this.#checkHeader(req, first);
 
     const data = this.#data(pdu);
     let whole: Buffer | null;
     try {
-      whole = this.#text.push(data, req.cont);
+      whole = this.#text.push(data, req.continue);
     } catch (e) {
       if (e instanceof IclProtocolError) throw new LoginRejectError('InitiatorError', e.message);
       throw e;
@@ -300,7 +302,7 @@ export class LoginSession {
   }
 
   /** Header checks common to every Login Request (see module comment). */
-  #checkHeader(req: LoginRequestFields, first: boolean): void {
+  #checkHeader(req: LoginRequestDecoded, first: boolean): void {
     // RFC 7143 §11.12.4: Version-min is the lowest version the initiator supports.
     if (req.versionMin > VERSION || req.versionMax < req.versionMin) {
       throw new LoginRejectError('UnsupportedVersion', `unsupported version range ${req.versionMin}..${req.versionMax}`);
@@ -324,7 +326,7 @@ export class LoginSession {
         throw new LoginRejectError('InitiatorError', 'ISID, TSIH or CID changed during login');
       }
       // Login requests are immediate: CmdSN does not advance, and must not go back.
-      if (serialLt(req.cmdSn, this.#cmdSn)) {
+      if (snLt(req.cmdSn, this.#cmdSn)) {
         throw new LoginRejectError('InitiatorError', `CmdSN went back from ${this.#cmdSn} to ${req.cmdSn}`);
       }
       this.#cmdSn = req.cmdSn;
@@ -334,7 +336,7 @@ export class LoginSession {
       }
     }
     // RFC 7143 §11.12.2: "A Login Request with the C bit set to 1 MUST have the T bit set to 0."
-    if (req.transit && req.cont) throw new LoginRejectError('InitiatorError', 'T and C bits both set');
+    if (req.transit && req.continue) throw new LoginRejectError('InitiatorError', 'T and C bits both set');
     if (req.csg !== LoginStage.SecurityNegotiation && req.csg !== LoginStage.LoginOperationalNegotiation) {
       throw new LoginRejectError('InitiatorError', `invalid CSG ${req.csg}`);
     }
@@ -362,7 +364,7 @@ export class LoginSession {
   }
 
   /** Handles one complete key set. */
-  #process(req: LoginRequestFields, keys: TextKeyList): void {
+  #process(req: LoginRequestDecoded, keys: TextKeyList): void {
     const stage: LoginStageName = req.csg === LoginStage.SecurityNegotiation ? 'security' : 'operational';
     const extra: TextKeyList = [];
     let leadingSet = false;
@@ -486,7 +488,7 @@ export class LoginSession {
     }
   }
 
-  #finish(req: LoginRequestFields, answers: TextKeyList): void {
+  #finish(req: LoginRequestDecoded, answers: TextKeyList): void {
     const params = this.#negotiator!.finish();
     const tsih = this.#ctx.allocateTsih();
     this.#send(req, { transit: true, nsg: LoginStage.FullFeaturePhase, keys: answers, tsih });
@@ -513,7 +515,7 @@ export class LoginSession {
   }
 
   /** Sends a success-status Login Response in the request's stage. */
-  #send(req: LoginRequestFields, r: { transit: boolean; nsg: number; keys: TextKeyList; tsih?: number }): void {
+  #send(req: LoginRequestDecoded, r: { transit: boolean; nsg: number; keys: TextKeyList; tsih?: number }): void {
     const pdu = newLoginResponse(this.#conn, {
       transit: r.transit,
       cont: false,
@@ -540,7 +542,7 @@ export class LoginSession {
     this.#state = 'failed';
     this.#clearTimer();
     const isLogin = pdu.opcode === InitiatorOpcode.LoginRequest;
-    const req = isLogin ? loginRequestFields(pdu.bhs) : null;
+    const req = isLogin ? decodeLoginRequest(pdu.bhs) : null;
     const itt = pdu.initiatorTaskTag;
     const delay = this.#ctx.authFailureDelayMs ?? 0;
     const log = { peer: this.#conn.name, address: this.#ctx.initiatorAddress, status: statusHex(err.status, err.statusClass, err.statusDetail), initiator: this.#leading?.initiatorName, target: this.#target?.name };
@@ -559,7 +561,7 @@ export class LoginSession {
     this.#sendReject(req, itt, err);
   }
 
-  #sendReject(req: LoginRequestFields | null, initiatorTaskTag: number, err: LoginRejectError): void {
+  #sendReject(req: LoginRequestDecoded | null, initiatorTaskTag: number, err: LoginRejectError): void {
     const response = newLoginResponse(this.#conn, {
       transit: false,
       cont: false,
