@@ -3,7 +3,6 @@
 // and the HTTP endpoint's answers. The endpoint scraped against real I/O is
 // in test/e2e/metrics.test.ts.
 import { CopyCounters } from '@iscsi-target/icl-core';
-import { CtlCopyCounters } from '@iscsi-target/ctl-core';
 import { CommandOutcome, type CommandRecord, type IscsiFrontend } from '@iscsi-target/ctl-frontend-iscsi';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, ConfigErrorCode, parseConfig } from '../src/config.js';
@@ -97,7 +96,7 @@ function fakeFrontend(sessionIds: number[]): IscsiFrontend {
   } as unknown as IscsiFrontend;
 }
 
-function newMetrics(icl = new CopyCounters(), ctl = new CtlCopyCounters(), frontend: IscsiFrontend | null = null) {
+function newMetrics(icl = new CopyCounters(), ctl = new CopyCounters(), frontend: IscsiFrontend | null = null) {
   return new TargetMetrics({ frontend: () => frontend, iclCounters: icl, ctlCounters: () => ctl });
 }
 
@@ -143,7 +142,7 @@ describe('TargetMetrics', () => {
 
   it('exports the copy counters of both layers as they are at scrape time', async () => {
     const icl = new CopyCounters();
-    const ctl = new CtlCopyCounters();
+    const ctl = new CopyCounters();
     const m = newMetrics(icl, ctl);
     icl.copiedOut = 10;
     icl.referencedIn = 20;

@@ -23,7 +23,7 @@ export {
 export type { LunInventoryOptions } from './ctl.js';
 export * from './scsi-proto.js';
 export * from './sense.js';
-export { CtlCopyCounters, ctlCopyCounters } from './counters.js';
+export { ctlCopyCounters, newCtlCopyCounters, type CtlCopyCounters } from './counters.js';
 export { CtlError, CtlErrorCode } from './errors.js';
 export { CTL_DEFAULTS } from './options.js';
 export { encodeLun, decodeLun, MAX_FLAT_LUN } from './report-luns.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ctlCopyCounters, CtlCopyCounters, DataOutMode, ScsiOpcode as Op } from '@iscsi-target/ctl-core';
+import { ctlCopyCounters, newCtlCopyCounters, DataOutMode, ScsiOpcode as Op } from '@iscsi-target/ctl-core';
 import { Harness } from './helpers/harness.js';
 import * as C from './helpers/cdb.js';
 import { expectCheck, expectGood, expectInvalidField } from './helpers/expect.js';
@@ -138,13 +138,13 @@ describe('READ/WRITE', () => {
   });
 
   it('CTL copies no payload', async () => {
-    const counters = new CtlCopyCounters();
+    const counters = newCtlCopyCounters();
     const h = new Harness({ ctl: { counters } });
     await h.clearUa();
     await h.exec(C.rw10(Op.Write10, 0, 4), { dataOut: pattern(2048, 1) });
     await h.exec(C.rw10(Op.Read10, 0, 4));
     await h.exec(C.inquiry(false, 0, 96));
-    expect(counters.snapshot()).toEqual({ copiedIn: 0, copiedOut: 0, referencedIn: 0, referencedOut: 0 });
+    expect({ ...counters }).toEqual({ copiedIn: 0, copiedOut: 0, referencedIn: 0, referencedOut: 0 });
     expect(h.ctl.counters).toBe(counters);
     expect(new Harness().ctl.counters).toBe(ctlCopyCounters);
   });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
-  CtlCopyCounters,
+  newCtlCopyCounters,
   DataDirection,
   DataOutMode,
   IoStatus,
@@ -193,7 +193,7 @@ class LendingLun extends RamLun {
 
 describe('EXTENDED COPY (LID1): buffers', () => {
   it('borrows the source backend buffers and hands them to a Views-mode WRITE: no copy', async () => {
-    const counters = new CtlCopyCounters();
+    const counters = newCtlCopyCounters();
     const h2 = new Harness({ ctl: { counters } });
     const lend = new LendingLun({ numBlocks: 256, naa: NAA1, deviceId: 'lend' });
     h2.ctl.addLun(lend, 1);
@@ -212,7 +212,7 @@ describe('EXTENDED COPY (LID1): buffers', () => {
   });
 
   it('copies (and counts) when the source lends nothing or the destination wants Copy mode', async () => {
-    const counters = new CtlCopyCounters();
+    const counters = newCtlCopyCounters();
     const h = new Harness({ ctl: { counters } });
     h.ctl.addLun(new RamLun({ naa: NAA1, dataOutMode: DataOutMode.Copy }), 1);
     await h.clearUa(0);
