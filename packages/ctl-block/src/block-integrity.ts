@@ -76,6 +76,24 @@ async function withPiece<T>(
 }
 
 /**
+ * Runs `use` on consecutive pieces of `total` bytes, each at most
+ * `pieceMax` long, with the piece's offset within the transfer. Resolves
+ * true when every piece returned true; false at the first false.
+ */
+async function forEachPiece(
+  total: number,
+  pieceMax: number,
+  use: (done: number, length: number) => Promise<boolean>,
+): Promise<boolean> {
+  for (let done = 0; done < total; ) {
+    const length = Math.min(pieceMax, total - done);
+    if (!(await use(done, length))) return false;
+    done += length;
+  }
+  return true;
+}
+
+/**
  * Receives the Data-Out of `blocks` blocks at `lba` piece by piece (at most
  * `maxIoSize` each) and hands each piece to `use` with its byte offset on the
  * medium and within the transfer. Resolves true when every piece was used and
@@ -91,23 +109,61 @@ async function forEachDataOutPiece(
   use: (data: readonly Buffer[], mediumOffset: number, done: number, length: number) => Promise<boolean>,
 ): Promise<boolean> {
   const start = lba * engine.blockSize;
-  const total = blocks * engine.blockSize;
-  for (let done = 0; done < total; ) {
-    const length = Math.min(engine.maxIoSize, total - done);
-    const at = done;
-    const ok = await withPiece(engine, io, length, at, ctl, (data) => use(data, start + at, at, length));
-    if (ok !== true) return false;
-    done += length;
+  return forEachPiece(blocks * engine.blockSize, engine.maxIoSize, async (done, length) => {
+    const ok = await withPiece(engine, io, length, done, ctl, (data) => use(data, start + done, done, length));
+    return ok === true;
+  });
+}
+
+/** Reads `length` bytes of the medium at byte `at`, runs `use` on them, and always drops the piece's reference. */
+async function withMedium<T>(
+  engine: IntegrityEngine,
+  at: number,
+  length: number,
+  use: (medium: readonly Buffer[]) => T | Promise<T>,
+): Promise<T> {
+  const medium = await engine.store.readPiece(at, length);
+  try {
+    return await use(medium.sgList);
+  } finally {
+    medium.ref(medium.arg, -1);
   }
-  return true;
 }
 
 /**
- * Compares the medium at `lba` with Data-Out starting at `relBase`, piece by
- * piece. Returns true if all bytes matched; false if the command must stop
+ * Compares one piece of the medium with what `diffOf` finds in it (the
+ * offset of the first byte that differs, -1 for none, null when the command
+ * must stop with its sense already set). A difference completes the command
+ * with MISCOMPARE and INFORMATION = `transferOffset` + that offset (SBC-3
+ * COMPARE AND WRITE, VERIFY, WRITE AND VERIFY). True when all matched.
+ */
+function compareMedium(
+  engine: IntegrityEngine,
+  io: ScsiIo,
+  ctl: CtlBackendServices,
+  at: number,
+  length: number,
+  transferOffset: number,
+  diffOf: (medium: readonly Buffer[]) => number | null | Promise<number | null>,
+): Promise<boolean> {
+  return withMedium(engine, at, length, async (medium) => {
+    const diff = await diffOf(medium);
+    if (diff === null) return false;
+    if (diff >= 0) {
+      ctl.setMiscompare(io, transferOffset + diff);
+      return false;
+    }
+    return true;
+  });
+}
+
+/**
+ * Compares the medium at `lba` with Data-Out starting at offset 0, piece by
+ * piece (each medium piece is read before its Data-Out is received).
+ * Returns true if all bytes matched; false if the command must stop
  * (MISCOMPARE or a transfer failure, sense set).
  */
-async function compareWithDataOut(
+function compareWithDataOut(
   engine: IntegrityEngine,
   io: ScsiIo,
   lba: number,
@@ -115,26 +171,11 @@ async function compareWithDataOut(
   ctl: CtlBackendServices,
 ): Promise<boolean> {
   const start = lba * engine.blockSize;
-  const total = blocks * engine.blockSize;
-  for (let done = 0; done < total; ) {
-    const length = Math.min(engine.maxIoSize, total - done);
-    const medium = await engine.store.readPiece(start + done, length);
-    try {
-      const diff = await withPiece(engine, io, length, done, ctl, (data) =>
-        Promise.resolve(sgFirstDifference(medium.sgList, data)),
-      );
-      if (diff === null) return false;
-      if (diff >= 0) {
-        // SBC-3 COMPARE AND WRITE / VERIFY: INFORMATION = offset of the first byte that differs.
-        ctl.setMiscompare(io, done + diff);
-        return false;
-      }
-    } finally {
-      medium.ref(medium.arg, -1);
-    }
-    done += length;
-  }
-  return true;
+  return forEachPiece(blocks * engine.blockSize, engine.maxIoSize, (done, length) =>
+    compareMedium(engine, io, ctl, start + done, length, done, (medium) =>
+      withPiece(engine, io, length, done, ctl, (data) => Promise.resolve(sgFirstDifference(medium, data))),
+    ),
+  );
 }
 
 /** VERIFY with BYTCHK = 01b (`single` false) or 11b (`single` true), SBC-3 VERIFY(10). */
@@ -156,23 +197,11 @@ export async function compareRange(
   const total = blocks * bs;
   // A piece is a whole number of blocks, so each medium piece starts at a block boundary.
   const pieceMax = Math.max(bs, engine.maxIoSize - (engine.maxIoSize % bs));
-  const matched = await withPiece(engine, io, bs, 0, ctl, async (block) => {
-    for (let done = 0; done < total; ) {
-      const length = Math.min(pieceMax, total - done);
-      const medium = await engine.store.readPiece(start + done, length);
-      try {
-        const diff = sgFirstDifferenceRepeated(medium.sgList, block);
-        if (diff >= 0) {
-          ctl.setMiscompare(io, done + diff);
-          return false;
-        }
-      } finally {
-        medium.ref(medium.arg, -1);
-      }
-      done += length;
-    }
-    return true;
-  });
+  const matched = await withPiece(engine, io, bs, 0, ctl, (block) =>
+    forEachPiece(total, pieceMax, (done, length) =>
+      compareMedium(engine, io, ctl, start + done, length, done, (medium) => sgFirstDifferenceRepeated(medium, block)),
+    ),
+  );
   if (matched === true) ctl.setSuccess(io);
 }
 
@@ -194,17 +223,7 @@ export async function writeAndVerify(
     if (!bytchk) return true;
     // SBC-3 WRITE AND VERIFY: the verification is of the medium, so the data must be on it first.
     await engine.store.flush();
-    const medium = await engine.store.readPiece(at, length);
-    try {
-      const diff = sgFirstDifference(medium.sgList, data);
-      if (diff >= 0) {
-        ctl.setMiscompare(io, done + diff);
-        return false;
-      }
-    } finally {
-      medium.ref(medium.arg, -1);
-    }
-    return true;
+    return compareMedium(engine, io, ctl, at, length, done, (medium) => sgFirstDifference(medium, data));
   });
   if (!written) return;
   // SBC-3 WRITE AND VERIFY: the logical blocks are verified on the medium: make them durable.
@@ -226,13 +245,7 @@ export async function orWrite(
     return;
   }
   const written = await forEachDataOutPiece(engine, io, lba, blocks, ctl, async (data, at, _done, length) => {
-    const medium = await engine.store.readPiece(at, length);
-    let result: Buffer;
-    try {
-      result = sgOr(medium.sgList, data, length);
-    } finally {
-      medium.ref(medium.arg, -1);
-    }
+    const result = await withMedium(engine, at, length, (medium) => sgOr(medium, data, length));
     await engine.store.write([result], at);
     return true;
   });
