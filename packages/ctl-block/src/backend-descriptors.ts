@@ -18,25 +18,12 @@ import type { BackendDescriptor, BackendLun, BackendOpenParams } from '@iscsi-ta
 import type { BufferPool } from './buffer-pool.js';
 import { BackendOpenError } from './errors.js';
 import { FileBackend, type FileBackendOptions } from './file-backend.js';
-import type { LunIdentityOptions } from './lun-identity.js';
 import { RamdiskBackend, type RamdiskBackendOptions } from './ramdisk-backend.js';
 
 /** What the descriptor factories take beyond the configuration. */
 export interface BackendDescriptorOptions {
   /** Buffer pool for reads and copy-mode writes (default: the process-wide pool). */
   pool?: BufferPool;
-}
-
-function identityOf(p: BackendOpenParams): LunIdentityOptions {
-  const id: LunIdentityOptions = {};
-  const i = p.identity;
-  if (i.serialNumber !== undefined) id.serialNumber = i.serialNumber;
-  if (i.deviceId !== undefined) id.deviceId = i.deviceId;
-  if (i.vendor !== undefined) id.vendor = i.vendor;
-  if (i.product !== undefined) id.product = i.product;
-  if (i.revision !== undefined) id.revision = i.revision;
-  if (i.naa !== undefined) id.naa = i.naa;
-  return id;
 }
 
 function onOff(p: BackendOpenParams, key: string): boolean | undefined {
@@ -78,7 +65,7 @@ export function createBlockBackendDescriptor(options: BackendDescriptorOptions =
     async open(p): Promise<BackendLun> {
       if (p.path === null) throw new BackendOpenError('backend block needs a "path"');
       await requireExisting(p, p.path);
-      const f: FileBackendOptions = { ...identityOf(p), path: p.path, blockSize: p.blockSize, readOnly: p.readOnly, copyMode: p.copyMode };
+      const f: FileBackendOptions = { ...p.identity, path: p.path, blockSize: p.blockSize, readOnly: p.readOnly, copyMode: p.copyMode };
       if (p.size !== null) f.size = p.size;
       const pblock = num(p, 'pblocksize');
       if (pblock !== undefined) f.physicalBlockSize = pblock;
@@ -103,7 +90,7 @@ export function createRamdiskBackendDescriptor(options: BackendDescriptorOptions
     available: () => null,
     open(p): Promise<BackendLun> {
       if (p.size === null) return Promise.reject(new BackendOpenError('backend ramdisk needs a "size"'));
-      const r: RamdiskBackendOptions = { ...identityOf(p), size: p.size, name: p.lunName, blockSize: p.blockSize, readOnly: p.readOnly, copyMode: p.copyMode };
+      const r: RamdiskBackendOptions = { ...p.identity, size: p.size, name: p.lunName, blockSize: p.blockSize, readOnly: p.readOnly, copyMode: p.copyMode };
       const pblock = num(p, 'pblocksize');
       if (pblock !== undefined) r.physicalBlockSize = pblock;
       const wc = onOff(p, 'writecache');

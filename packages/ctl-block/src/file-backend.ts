@@ -50,7 +50,7 @@ import {
   UnsupportedOperationError,
 } from './errors.js';
 import { nodeFileIo, type FileIo } from './file-io.js';
-import { lunIdentity, type LunIdentity, type LunIdentityOptions } from './lun-identity.js';
+import { IdentifiedBackendLun, lunIdentity, type LunIdentity, type LunIdentityOptions } from './lun-identity.js';
 import {
   DEFAULT_BLOCK_SIZE,
   DEFAULT_FILE_PRODUCT,
@@ -211,18 +211,12 @@ function errnoOf(err: unknown): string | undefined {
   return (err as { code?: string } | null)?.code;
 }
 
-export class FileBackend implements BackendLun {
+export class FileBackend extends IdentifiedBackendLun implements BackendLun {
   /** Absolute path of the backing file or device. */
   readonly path: string;
   readonly isBlockDevice: boolean;
   readonly blockSize: number;
   readonly physicalBlockExponent: number;
-  readonly vendor: string;
-  readonly product: string;
-  readonly revision: string;
-  readonly serialNumber: string;
-  readonly deviceId: string;
-  readonly naa: Buffer;
   readonly readOnly: boolean;
   readonly writeCache: boolean;
   readonly thinProvisioned: boolean;
@@ -240,16 +234,11 @@ export class FileBackend implements BackendLun {
   #shutdown: Promise<void> | null = null;
 
   private constructor(init: FileBackendInit) {
+    super(init.identity);
     this.path = init.path;
     this.isBlockDevice = init.isBlockDevice;
     this.blockSize = init.blockSize;
     this.physicalBlockExponent = init.physicalBlockExponent;
-    this.vendor = init.identity.vendor;
-    this.product = init.identity.product;
-    this.revision = init.identity.revision;
-    this.serialNumber = init.identity.serialNumber;
-    this.deviceId = init.identity.deviceId;
-    this.naa = init.identity.naa;
     this.readOnly = init.readOnly;
     this.writeCache = init.writeCache;
     this.thinProvisioned = init.thin;

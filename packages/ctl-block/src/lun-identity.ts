@@ -13,37 +13,51 @@
  * format), not an OUI registered to anyone — followed by 36 bits of the
  * hash. Production deployments that own an OUI should pass `naa`.
  *
+ * `IdentifiedBackendLun` carries the fields for the backend classes.
+ *
  * It does not encode VPD pages; the CTL core does.
  */
 import { createHash } from 'node:crypto';
+import type { BackendLunIdentity, BackendLunIdentityInfo } from '@iscsi-target/ctl-core';
 import { InvalidOptionError } from './errors.js';
 import { DEFAULT_REVISION, DEFAULT_VENDOR } from './options.js';
 
 /** Company-id-style prefix of generated NAA designators (see module doc). */
 export const GENERATED_NAA_PREFIX = 0x0ac7b1;
 
-export interface LunIdentityOptions {
-  /** Unit serial number, printable ASCII, 1..64 chars (default: derived from the seed). */
-  serialNumber?: string;
-  /** T10 device id, printable ASCII, 1..64 chars (default: derived from the seed). */
-  deviceId?: string;
-  /** T10 vendor identification, at most 8 printable ASCII chars. */
-  vendor?: string;
-  /** Product identification, at most 16 printable ASCII chars. */
-  product?: string;
-  /** Product revision level, at most 4 printable ASCII chars. */
-  revision?: string;
+/**
+ * The identity a configuration may give (ctl-core's `BackendLunIdentity`,
+ * what `backend NAME` descriptors receive); `naa` may also be 8 bytes.
+ * Missing fields are derived from the seed.
+ */
+export type LunIdentityOptions = Omit<BackendLunIdentity, 'naa'> & {
   /** 8-byte NAA designator as a Buffer or 16 hex digits; NAA type 2h, 3h or 5h. */
-  naa?: Buffer | string;
-}
+  readonly naa?: Buffer | string;
+};
 
-export interface LunIdentity {
+/** A complete, validated identity (the fields of ctl-core's `BackendLunInfo` that say who the LUN is). */
+export type LunIdentity = BackendLunIdentityInfo;
+
+/**
+ * The identity fields of a block backend class, set once from a
+ * `LunIdentity` (the file and RAM disk backends extend it).
+ */
+export abstract class IdentifiedBackendLun implements BackendLunIdentityInfo {
   readonly vendor: string;
   readonly product: string;
   readonly revision: string;
   readonly serialNumber: string;
   readonly deviceId: string;
   readonly naa: Buffer;
+
+  protected constructor(identity: LunIdentity) {
+    this.vendor = identity.vendor;
+    this.product = identity.product;
+    this.revision = identity.revision;
+    this.serialNumber = identity.serialNumber;
+    this.deviceId = identity.deviceId;
+    this.naa = identity.naa;
+  }
 }
 
 // SPC-4 §4.4.1: ASCII data fields contain only graphic codes 20h..7Eh.

@@ -31,7 +31,7 @@ import { defaultBufferPool, type BufferPool } from './buffer-pool.js';
 import type { AllocationExtent, BlockStore, ReadPiece } from './block-store.js';
 import { BlockDispatcher } from './block-dispatch.js';
 import { BackendShutDownError, InvalidOptionError } from './errors.js';
-import { lunIdentity, type LunIdentityOptions } from './lun-identity.js';
+import { IdentifiedBackendLun, lunIdentity, type LunIdentityOptions } from './lun-identity.js';
 import {
   DEFAULT_BLOCK_SIZE,
   defaultMaxIoSize,
@@ -108,15 +108,9 @@ class RamStore implements BlockStore {
   }
 }
 
-export class RamdiskBackend implements BackendLun {
+export class RamdiskBackend extends IdentifiedBackendLun implements BackendLun {
   readonly blockSize: number;
   readonly physicalBlockExponent: number;
-  readonly vendor: string;
-  readonly product: string;
-  readonly revision: string;
-  readonly serialNumber: string;
-  readonly deviceId: string;
-  readonly naa: Buffer;
   readonly readOnly: boolean;
   readonly writeCache: boolean;
   readonly thinProvisioned = true;
@@ -153,15 +147,10 @@ export class RamdiskBackend implements BackendLun {
       throw new InvalidOptionError(`maxIoSize ${maxIoSize} exceeds the pool cap ${pool.maxBytes}`);
     }
     const identity = lunIdentity(`ramdisk:${options.name ?? randomUUID()}`, DEFAULT_RAM_PRODUCT, options);
+    super(identity);
 
     this.blockSize = blockSize;
     this.physicalBlockExponent = Math.log2(physicalBlockSize / blockSize);
-    this.vendor = identity.vendor;
-    this.product = identity.product;
-    this.revision = identity.revision;
-    this.serialNumber = identity.serialNumber;
-    this.deviceId = identity.deviceId;
-    this.naa = identity.naa;
     this.readOnly = options.readOnly ?? false;
     this.writeCache = options.writeCache ?? false;
     this.optimalTransferBlocks = maxIoSize / blockSize;

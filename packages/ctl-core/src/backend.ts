@@ -128,14 +128,8 @@ export interface CtlBackendServices {
   setMiscompare(io: ScsiIo, offset: number): void;
 }
 
-/** Static description of a LUN, supplied by the backend (FreeBSD `ctl_be_lun`). */
-export interface BackendLunInfo {
-  /** Logical block size in bytes (512, 4096, ...). */
-  readonly blockSize: number;
-  /** Number of logical blocks (capacity); may change on resize. */
-  readonly numBlocks: number;
-  /** log2(physical block size / logical block size). */
-  readonly physicalBlockExponent: number;
+/** Who a LUN is (INQUIRY, VPD 0x80 and 0x83): what initiators key a device on. */
+export interface BackendLunIdentityInfo {
   /** T10 vendor (8 chars), product (16), revision (4), space padded by CTL. */
   readonly vendor: string;
   readonly product: string;
@@ -146,6 +140,16 @@ export interface BackendLunInfo {
   readonly deviceId: string;
   /** NAA IEEE Registered identifier, 8 bytes, for VPD 0x83. */
   readonly naa: Buffer;
+}
+
+/** Static description of a LUN, supplied by the backend (FreeBSD `ctl_be_lun`). */
+export interface BackendLunInfo extends BackendLunIdentityInfo {
+  /** Logical block size in bytes (512, 4096, ...). */
+  readonly blockSize: number;
+  /** Number of logical blocks (capacity); may change on resize. */
+  readonly numBlocks: number;
+  /** log2(physical block size / logical block size). */
+  readonly physicalBlockExponent: number;
   readonly readOnly: boolean;
   /** Whether the backend has a volatile write cache (WCE in the caching page). */
   readonly writeCache: boolean;

@@ -5,7 +5,7 @@
  */
 export * from './io.js';
 export type { CtlPort, CtlFrontendServices } from './frontend.js';
-export type { BackendLun, BackendLunInfo, BlockRequest, CtlBackendServices } from './backend.js';
+export type { BackendLun, BackendLunIdentityInfo, BackendLunInfo, BlockRequest, CtlBackendServices } from './backend.js';
 export { Ctl, type CtlOptions, type CtlLunEntry, PORT_STATUS_ABORTED, PORT_STATUS_PROTOCOL_CRC_ERROR } from './ctl.js';
 export type { AddLunOptions } from './ctl.js';
 export type { PrStore, PrSnapshot, PrSnapshotRegistration, PrNexus } from './pr-store.js';
