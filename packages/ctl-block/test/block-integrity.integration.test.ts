@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { IoStatus } from '@iscsi-target/ctl-core';
 import { FileBackend, nodeFileIo, type FileIo } from '../src/index.js';
-import { FakeCtl, randomBytes, rng } from './helpers/fake-ctl.js';
+import { FakeCtl, randomBytes, rng } from '@iscsi-target/ctl-core/testing';
 
 const BS = 512;
 let dir: string;
@@ -26,11 +26,11 @@ describe('data-integrity requests on a file LUN', () => {
     const next = randomBytes(rng(22), 20 * BS);
     let payload = medium;
     const ctl = new FakeCtl({ payload: () => payload });
-    expect((await ctl.run(be, { op: 'write', lba: 100, blocks: 20, fua: false })).status).toBe(IoStatus.Success);
+    expect((await ctl.submit(be, { op: 'write', lba: 100, blocks: 20, fua: false })).status).toBe(IoStatus.Success);
 
     payload = Buffer.concat([medium, next]);
     const before = syncs;
-    const ok = await ctl.run(be, { op: 'compareAndWrite', lba: 100, blocks: 20, fua: true }, 2);
+    const ok = await ctl.submit(be, { op: 'compareAndWrite', lba: 100, blocks: 20, fua: true }, 2);
     expect(ok.status).toBe(IoStatus.Success);
     expect(syncs).toBeGreaterThan(before);
     const fd = fs.openSync(file, 'r');
@@ -41,7 +41,7 @@ describe('data-integrity requests on a file LUN', () => {
     const wrongVerify = Buffer.from(next);
     wrongVerify[17 * BS + 9] = (wrongVerify[17 * BS + 9]! ^ 0x20) & 0xff;
     payload = Buffer.concat([wrongVerify, Buffer.alloc(20 * BS, 0xee)]);
-    const bad = await ctl.run(be, { op: 'compareAndWrite', lba: 100, blocks: 20, fua: false }, 3);
+    const bad = await ctl.submit(be, { op: 'compareAndWrite', lba: 100, blocks: 20, fua: false }, 3);
     expect(ctl.sense.get(bad)).toEqual({ senseKey: 0x0e, asc: 0x1d, ascq: 0x00, information: 17 * BS + 9 });
     fs.readSync(fd, onDisk, 0, onDisk.length, 100 * BS);
     fs.closeSync(fd);
@@ -56,9 +56,9 @@ describe('data-integrity requests on a file LUN', () => {
     const b = randomBytes(rng(24), 12 * BS);
     let payload = a;
     const ctl = new FakeCtl({ payload: () => payload });
-    expect((await ctl.run(be, { op: 'writeVerify', lba: 0, blocks: 12, bytchk: true })).status).toBe(IoStatus.Success);
+    expect((await ctl.submit(be, { op: 'writeVerify', lba: 0, blocks: 12, bytchk: true })).status).toBe(IoStatus.Success);
     payload = b;
-    expect((await ctl.run(be, { op: 'orWrite', lba: 0, blocks: 12, fua: false }, 2)).status).toBe(IoStatus.Success);
+    expect((await ctl.submit(be, { op: 'orWrite', lba: 0, blocks: 12, fua: false }, 2)).status).toBe(IoStatus.Success);
     const onDisk = fs.readFileSync(file).subarray(0, 12 * BS);
     for (let i = 0; i < onDisk.length; i++) expect(onDisk[i]).toBe(a[i]! | b[i]!);
     await be.shutdown();

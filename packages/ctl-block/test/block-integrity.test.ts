@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { DataDirection, IoStatus } from '@iscsi-target/ctl-core';
 import { BufferPool, RamdiskBackend } from '../src/index.js';
 import { sgFirstDifference, sgFirstDifferenceRepeated, sgOr } from '../src/block-compare.js';
-import { FakeCtl, randomBytes, rng } from './helpers/fake-ctl.js';
+import { FakeCtl, randomBytes, rng } from '@iscsi-target/ctl-core/testing';
 
 const BS = 512;
 
@@ -63,13 +63,13 @@ describe('data-integrity requests on the block engine (RAM disk)', () => {
 
     async function fill(be: RamdiskBackend, data: Buffer, lba: number): Promise<void> {
       const ctl = new FakeCtl({ payload: () => data });
-      const io = await ctl.run(be, { op: 'write', lba, blocks: data.length / BS, fua: false });
+      const io = await ctl.submit(be, { op: 'write', lba, blocks: data.length / BS, fua: false });
       expect(io.status).toBe(IoStatus.Success);
     }
 
     async function contents(be: RamdiskBackend, lba: number, blocks: number): Promise<Buffer> {
       const ctl = new FakeCtl();
-      const io = await ctl.run(be, { op: 'read', lba, blocks });
+      const io = await ctl.submit(be, { op: 'read', lba, blocks });
       expect(io.status).toBe(IoStatus.Success);
       return ctl.readData(io);
     }
@@ -79,11 +79,11 @@ describe('data-integrity requests on the block engine (RAM disk)', () => {
       let payload = Buffer.from(medium);
       const { be, ctl, pool } = setup(() => payload);
       await fill(be, medium, 4);
-      const ok = await ctl.run(be, { op: 'compare', lba: 4, blocks: 12, single: false });
+      const ok = await ctl.submit(be, { op: 'compare', lba: 4, blocks: 12, single: false });
       expect(ok.status).toBe(IoStatus.Success);
       payload = Buffer.from(medium);
       payload[5 * BS + 3] = (payload[5 * BS + 3]! ^ 0x10) & 0xff; // in the 2nd of 3 pieces
-      const bad = await ctl.run(be, { op: 'compare', lba: 4, blocks: 12, single: false }, 2);
+      const bad = await ctl.submit(be, { op: 'compare', lba: 4, blocks: 12, single: false }, 2);
       expect(ctl.sense.get(bad)).toEqual({ senseKey: 0x0e, asc: 0x1d, ascq: 0x00, information: 5 * BS + 3 });
       // The compare stops at the miscompare: the third piece is never requested.
       const moves = ctl.datamoves.filter((m) => m.direction === DataDirection.Out);
@@ -96,12 +96,12 @@ describe('data-integrity requests on the block engine (RAM disk)', () => {
       const block = randomBytes(rng(4), BS);
       const { be, ctl } = setup(() => block);
       await fill(be, Buffer.concat(Array.from({ length: 9 }, () => block)), 0);
-      const ok = await ctl.run(be, { op: 'compare', lba: 0, blocks: 9, single: true });
+      const ok = await ctl.submit(be, { op: 'compare', lba: 0, blocks: 9, single: true });
       expect(ok.status).toBe(IoStatus.Success);
       const odd = Buffer.from(block);
       odd[100] = (odd[100]! ^ 1) & 0xff;
       await fill(be, odd, 7);
-      const bad = await ctl.run(be, { op: 'compare', lba: 0, blocks: 9, single: true }, 2);
+      const bad = await ctl.submit(be, { op: 'compare', lba: 0, blocks: 9, single: true }, 2);
       expect(ctl.sense.get(bad)?.information).toBe(7 * BS + 100);
       await be.shutdown();
     });
@@ -112,13 +112,13 @@ describe('data-integrity requests on the block engine (RAM disk)', () => {
       let payload = Buffer.concat([before, after]);
       const { be, ctl, pool } = setup(() => payload);
       await fill(be, before, 10);
-      const io = await ctl.run(be, { op: 'compareAndWrite', lba: 10, blocks: 6, fua: true });
+      const io = await ctl.submit(be, { op: 'compareAndWrite', lba: 10, blocks: 6, fua: true });
       expect(io.status).toBe(IoStatus.Success);
       expect((await contents(be, 10, 6)).equals(after)).toBe(true);
       // Now the medium holds `after`: a compare against `before` miscompares at byte 0... unless equal.
       const diffAt = sgFirstDifference([before], [after]);
       payload = Buffer.concat([before, randomBytes(rng(7), 6 * BS)]);
-      const bad = await ctl.run(be, { op: 'compareAndWrite', lba: 10, blocks: 6, fua: false }, 2);
+      const bad = await ctl.submit(be, { op: 'compareAndWrite', lba: 10, blocks: 6, fua: false }, 2);
       expect(ctl.sense.get(bad)).toEqual({ senseKey: 0x0e, asc: 0x1d, ascq: 0x00, information: diffAt });
       expect((await contents(be, 10, 6)).equals(after)).toBe(true); // untouched
       expect(pool.stats.inUse).toBe(0);
@@ -131,7 +131,7 @@ describe('data-integrity requests on the block engine (RAM disk)', () => {
       verify[5 * BS - 27] = (verify[5 * BS - 27]! ^ 0x43) & 0xff;
       const { be, ctl } = setup(() => Buffer.concat([verify, Buffer.alloc(5 * BS, 0x42)]));
       await fill(be, medium, 0);
-      const io = await ctl.run(be, { op: 'compareAndWrite', lba: 0, blocks: 5, fua: false });
+      const io = await ctl.submit(be, { op: 'compareAndWrite', lba: 0, blocks: 5, fua: false });
       expect(ctl.sense.get(io)?.information).toBe(5 * BS - 27);
       expect((await contents(be, 0, 5)).equals(medium)).toBe(true);
       // The write half was never asked for.
@@ -146,7 +146,7 @@ describe('data-integrity requests on the block engine (RAM disk)', () => {
       const data = randomBytes(rng(10), 7 * BS);
       const { be, ctl, pool } = setup(() => data);
       await fill(be, medium, 3);
-      const io = await ctl.run(be, { op: 'orWrite', lba: 3, blocks: 7, fua: false });
+      const io = await ctl.submit(be, { op: 'orWrite', lba: 3, blocks: 7, fua: false });
       expect(io.status).toBe(IoStatus.Success);
       const expected = Buffer.alloc(7 * BS);
       for (let i = 0; i < expected.length; i++) expected[i] = medium[i]! | data[i]!;
@@ -158,10 +158,10 @@ describe('data-integrity requests on the block engine (RAM disk)', () => {
     it(`writeVerify: writes, and with BYTCHK reads back and compares (${mode})`, async () => {
       const data = randomBytes(rng(11), 9 * BS);
       const { be, ctl } = setup(() => data);
-      const a = await ctl.run(be, { op: 'writeVerify', lba: 0, blocks: 9, bytchk: true });
+      const a = await ctl.submit(be, { op: 'writeVerify', lba: 0, blocks: 9, bytchk: true });
       expect(a.status).toBe(IoStatus.Success);
       expect((await contents(be, 0, 9)).equals(data)).toBe(true);
-      const b = await ctl.run(be, { op: 'writeVerify', lba: 20, blocks: 9, bytchk: false }, 2);
+      const b = await ctl.submit(be, { op: 'writeVerify', lba: 20, blocks: 9, bytchk: false }, 2);
       expect(b.status).toBe(IoStatus.Success);
       expect((await contents(be, 20, 9)).equals(data)).toBe(true);
       await be.shutdown();
@@ -174,7 +174,7 @@ describe('data-integrity requests on the block engine (RAM disk)', () => {
         { op: 'compareAndWrite', lba: 0, blocks: 2, fua: false },
         { op: 'writeVerify', lba: 0, blocks: 2, bytchk: true },
       ] as const) {
-        const io = await ctl.run(be, req);
+        const io = await ctl.submit(be, req);
         expect(ctl.sense.get(io)).toEqual({ senseKey: 0x07, asc: 0x27, ascq: 0x00 });
       }
       expect(ctl.datamoves).toHaveLength(0);
@@ -190,7 +190,7 @@ describe('data-integrity requests on the block engine (RAM disk)', () => {
         payload: () => Buffer.concat([medium, Buffer.alloc(4 * BS, 0x77)]),
         portStatus: (_io, piece) => (piece === 0 ? 45 : 0),
       });
-      const io = await ctl.run(be, { op: 'compareAndWrite', lba: 0, blocks: 4, fua: false });
+      const io = await ctl.submit(be, { op: 'compareAndWrite', lba: 0, blocks: 4, fua: false });
       expect(io.status).toBe(IoStatus.ScsiError);
       expect((await contents(be, 0, 4)).equals(medium)).toBe(true);
       expect(pool.stats.inUse).toBe(0);

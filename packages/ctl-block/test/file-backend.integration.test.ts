@@ -15,7 +15,7 @@ import {
   nodeFileIo,
   type FileIo,
 } from '../src/index.js';
-import { FakeCtl, randomBytes, rng } from './helpers/fake-ctl.js';
+import { FakeCtl, randomBytes, rng } from '@iscsi-target/ctl-core/testing';
 
 const BS = 512;
 let dir: string;
@@ -117,10 +117,10 @@ describe('FileBackend: opening', () => {
     expect(log).toEqual(['open:r+', 'open:r']);
     const payload = Buffer.alloc(512, 1);
     const ctl = new FakeCtl({ payload: () => payload });
-    const w = await ctl.run(be, { op: 'write', lba: 0, blocks: 1, fua: false });
+    const w = await ctl.submit(be, { op: 'write', lba: 0, blocks: 1, fua: false });
     expect(ctl.sense.get(w)).toEqual({ senseKey: 0x07, asc: 0x27, ascq: 0x00 });
     expect(ctl.datamoves).toHaveLength(0);
-    const r = await ctl.run(be, { op: 'read', lba: 0, blocks: 16 });
+    const r = await ctl.submit(be, { op: 'read', lba: 0, blocks: 16 });
     expect(ctl.readData(r).every((b) => b === 5)).toBe(true);
     await expect(be.resize(16384)).rejects.toBeInstanceOf(UnsupportedOperationError);
     await be.shutdown();
@@ -175,12 +175,12 @@ describe('FileBackend: data path', () => {
         const blocks = 1 + Math.floor(rand() * 63);
         if (rand() < 0.5) {
           payload = randomBytes(rand, blocks * BS);
-          const w = await ctl.run(be, { op: 'write', lba, blocks, fua: false });
+          const w = await ctl.submit(be, { op: 'write', lba, blocks, fua: false });
           expect(w.status).toBe(IoStatus.Success);
           payload.copy(model, lba * BS);
           pieces += Math.ceil((blocks * BS) / 8192);
         } else {
-          const r = await ctl.run(be, { op: 'read', lba, blocks });
+          const r = await ctl.submit(be, { op: 'read', lba, blocks });
           expect(r.status).toBe(IoStatus.Success);
           expect(ctl.readData(r).equals(model.subarray(lba * BS, (lba + blocks) * BS))).toBe(true);
         }
@@ -208,7 +208,7 @@ describe('FileBackend: data path', () => {
     const file = path.join(dir, 's.img');
     const be = await FileBackend.open({ path: file, size: 64 * 1024, maxIoSize: 4096 });
     const ctl = new FakeCtl();
-    const r = await ctl.run(be, { op: 'read', lba: 0, blocks: 24 });
+    const r = await ctl.submit(be, { op: 'read', lba: 0, blocks: 24 });
     expect(r.status).toBe(IoStatus.Success);
     expect(ctl.datamoves.map((m) => [m.relOffset, m.length, m.statusAtDatamove])).toEqual([
       [0, 4096, IoStatus.None],
@@ -239,11 +239,11 @@ describe('FileBackend: data path', () => {
     const pool = new BufferPool({ segmentSize: 4096, maxBytes: 65536, poison: 0xee });
     const be = await FileBackend.open({ path: file, fileIo: io, pool, maxIoSize: 8192 });
     const ctl = new FakeCtl();
-    const r = await ctl.run(be, { op: 'read', lba: 1, blocks: 30 });
+    const r = await ctl.submit(be, { op: 'read', lba: 1, blocks: 30 });
     expect(ctl.readData(r).equals(data.subarray(512, 31 * 512))).toBe(true);
     expect(log.filter((l) => l === 'readv').length).toBeGreaterThan(15);
     fs.truncateSync(file, 6000); // shorter than the LUN now
-    const z = await ctl.run(be, { op: 'read', lba: 8, blocks: 8 });
+    const z = await ctl.submit(be, { op: 'read', lba: 8, blocks: 8 });
     const got = ctl.readData(z);
     expect(got.subarray(0, 6000 - 4096).equals(data.subarray(4096, 6000))).toBe(true);
     expect(got.subarray(6000 - 4096).every((b) => b === 0)).toBe(true); // not poison, not stale
@@ -257,10 +257,10 @@ describe('FileBackend: data path', () => {
     const payload = Buffer.alloc(8192, 3);
     const ctl = new FakeCtl({ payload: () => payload });
     log.length = 0;
-    await ctl.run(be, { op: 'write', lba: 0, blocks: 16, fua: false });
+    await ctl.submit(be, { op: 'write', lba: 0, blocks: 16, fua: false });
     expect(log.filter((l) => l === 'fdatasync')).toHaveLength(0);
     log.length = 0;
-    const w = await ctl.run(be, { op: 'write', lba: 0, blocks: 16, fua: true });
+    const w = await ctl.submit(be, { op: 'write', lba: 0, blocks: 16, fua: true });
     expect(w.status).toBe(IoStatus.Success);
     expect(log.map((l) => l.split(':')[0])).toEqual(['writev', 'writev', 'fdatasync']);
     await be.shutdown();
@@ -269,7 +269,7 @@ describe('FileBackend: data path', () => {
     const noCache = await FileBackend.open({ path: file, fileIo: io2, writeCache: false });
     expect(noCache.writeCache).toBe(false);
     log2.length = 0;
-    await ctl.run(noCache, { op: 'write', lba: 2, blocks: 1, fua: false });
+    await ctl.submit(noCache, { op: 'write', lba: 2, blocks: 1, fua: false });
     expect(log2.map((l) => l.split(':')[0])).toEqual(['writev', 'fdatasync']);
     await noCache.shutdown();
   });
@@ -284,16 +284,16 @@ describe('FileBackend: data path', () => {
       const be = await FileBackend.open({ path: file, fileIo: io, pool, copyMode, maxIoSize: 4096 });
       const payload = Buffer.alloc(8192, 0x11);
       const failing = new FakeCtl({ payload: () => payload, portStatus: () => 1 });
-      const w = await failing.run(be, { op: 'write', lba: 0, blocks: 16, fua: true });
+      const w = await failing.submit(be, { op: 'write', lba: 0, blocks: 16, fua: true });
       expect(failing.sense.get(w)).toEqual({ senseKey: 0x04, asc: 0x44, ascq: 0x00 });
       expect(failing.datamoves).toHaveLength(1); // stopped after the failed piece
       const aborting = new FakeCtl({ payload: () => payload, abort: () => true });
-      const a = await aborting.run(be, { op: 'write', lba: 0, blocks: 16, fua: false });
+      const a = await aborting.submit(be, { op: 'write', lba: 0, blocks: 16, fua: false });
       expect(a.status).toBe(IoStatus.None); // the core reports the abort
-      expect(aborting.doneCount(a)).toBe(1);
+      expect(aborting.doneCount.get(a)).toBe(1);
       // Failure on the second piece: the first was written, the second not.
       const second = new FakeCtl({ payload: () => payload, portStatus: (_io, piece) => (piece === 1 ? 5 : 0) });
-      await second.run(be, { op: 'write', lba: 16, blocks: 16, fua: false });
+      await second.submit(be, { op: 'write', lba: 16, blocks: 16, fua: false });
       expect(log.filter((l) => l.startsWith('writev'))).toHaveLength(1);
       expect(log).not.toContain('fdatasync');
       await be.shutdown();
@@ -311,7 +311,7 @@ describe('FileBackend: data path', () => {
     const pool = new BufferPool({ segmentSize: 4096, maxBytes: 65536 });
     const be = await FileBackend.open({ path: file, size: 65536, pool, maxIoSize: 4096 });
     const ctl = new FakeCtl({ portStatus: (_io, piece) => (piece === 1 ? 9 : 0) });
-    const r = await ctl.run(be, { op: 'read', lba: 0, blocks: 32 });
+    const r = await ctl.submit(be, { op: 'read', lba: 0, blocks: 32 });
     expect(ctl.datamoves).toHaveLength(2);
     expect(ctl.sense.get(r)).toEqual({ senseKey: 0x04, asc: 0x44, ascq: 0x00 });
     await new Promise((res) => setImmediate(res));
@@ -342,9 +342,9 @@ describe('FileBackend: data path', () => {
             : call === 'writev'
               ? ({ op: 'write', lba: 0, blocks: 8, fua: false } as const)
               : ({ op: 'flush', lba: 0, blocks: 0, immed: false } as const);
-        const done = await ctl.run(be, req);
+        const done = await ctl.submit(be, req);
         expect(ctl.sense.get(done), `${code} on ${call}`).toEqual(sense);
-        expect(ctl.doneCount(done)).toBe(1);
+        expect(ctl.doneCount.get(done)).toBe(1);
         // The flush at shutdown fails the same way, and says so.
         if (call === 'fdatasync') await expect(be.shutdown()).rejects.toThrow('EIO');
         else await be.shutdown();
@@ -359,7 +359,7 @@ describe('FileBackend: data path', () => {
     const { io, log } = spyIo({ fdatasync: (fd) => gate.promise.then(() => nodeFileIo.fdatasync(fd)) });
     const be = await FileBackend.open({ path: file, size: 8192, fileIo: io });
     const ctl = new FakeCtl();
-    const f = await ctl.run(be, { op: 'flush', lba: 0, blocks: 0, immed: true });
+    const f = await ctl.submit(be, { op: 'flush', lba: 0, blocks: 0, immed: true });
     expect(f.status).toBe(IoStatus.Success);
     expect(log).toContain('fdatasync');
     expect(be.stats.inflight).toBe(1);
@@ -381,10 +381,10 @@ describe('FileBackend: data path', () => {
     const be = await FileBackend.open({ path: file, size: 8192, fileIo: io });
     const payload = Buffer.alloc(1024, 0x3c);
     const ctl = new FakeCtl({ payload: () => payload });
-    const write = ctl.run(be, { op: 'write', lba: 2, blocks: 2, fua: false });
+    const write = ctl.submit(be, { op: 'write', lba: 2, blocks: 2, fua: false });
     while (!log.some((l) => l.startsWith('writev'))) await new Promise((r) => setImmediate(r));
     const shut = be.shutdown();
-    const late = await ctl.run(be, { op: 'read', lba: 0, blocks: 1 });
+    const late = await ctl.submit(be, { op: 'read', lba: 0, blocks: 1 });
     expect(ctl.sense.get(late)).toEqual({ senseKey: 0x02, asc: 0x04, ascq: 0x00 });
     expect(log).not.toContain('close');
     gate.resolve();
@@ -414,11 +414,11 @@ describe('FileBackend: data path', () => {
     const be = await FileBackend.open({ path: file, maxIoSize: 2048 });
     let payload = data.subarray(1024, 5120);
     const ctl = new FakeCtl({ payload: () => payload });
-    const ok = await ctl.run(be, { op: 'verify', lba: 2, blocks: 8, bytchk: true });
+    const ok = await ctl.submit(be, { op: 'verify', lba: 2, blocks: 8, bytchk: true });
     expect(ok.status).toBe(IoStatus.Success);
     payload = Buffer.from(payload);
     payload[4095] = payload[4095]! ^ 1;
-    const bad = await ctl.run(be, { op: 'verify', lba: 2, blocks: 8, bytchk: true });
+    const bad = await ctl.submit(be, { op: 'verify', lba: 2, blocks: 8, bytchk: true });
     expect(ctl.sense.get(bad)).toEqual({ senseKey: 0x0e, asc: 0x1d, ascq: 0x00 });
     await be.shutdown();
   });
@@ -451,7 +451,7 @@ describe('FileBackend: buffer lifetime', () => {
     const pool = new BufferPool({ segmentSize: 4096, maxBytes: 65536, poison: true });
     const be = await FileBackend.open({ path: file, pool, maxIoSize: 8192 });
     const ctl = new FakeCtl({ holdRefs: true, pduSize: 2048 });
-    const r = await ctl.run(be, { op: 'read', lba: 0, blocks: 48 });
+    const r = await ctl.submit(be, { op: 'read', lba: 0, blocks: 48 });
     expect(r.status).toBe(IoStatus.Success);
     await be.shutdown(); // the LUN is gone; the transport still holds 12 PDUs' worth of buffers
     expect(ctl.held).toHaveLength(12);

@@ -6,7 +6,7 @@ import { IoStatus, type BlockRequest } from '@iscsi-target/ctl-core';
 import { BufferPool, FileBackend, nodeFileIo, RamdiskBackend, type FileIo } from '../src/index.js';
 import { loadHoleOps, type HoleOps } from '../src/hole-ops.js';
 import { MAX_UNMAP_DESCRIPTORS, UNLIMITED_UNMAP_BLOCKS, ZERO_FILL_MAX_UNMAP_BYTES } from '../src/provisioning-info.js';
-import { FakeCtl, randomBytes, rng } from './helpers/fake-ctl.js';
+import { FakeCtl, randomBytes, rng } from '@iscsi-target/ctl-core/testing';
 
 const BS = 512;
 const MiB = 1024 * 1024;
@@ -39,10 +39,10 @@ function decodeLbaStatus(data: Buffer): Status[] {
 
 async function run(be: FileBackend | RamdiskBackend, request: BlockRequest, payload?: Buffer): Promise<{ ctl: FakeCtl; data: Buffer }> {
   const ctl = new FakeCtl(payload ? { payload: () => payload } : {});
-  const io = await ctl.run(be, request);
+  const io = await ctl.submit(be, request);
   expect(ctl.sense.get(io)).toBeUndefined();
   expect(io.status).toBe(IoStatus.Success);
-  expect(ctl.doneCount(io)).toBe(1);
+  expect(ctl.doneCount.get(io)).toBe(1);
   return { ctl, data: ctl.readData(io) };
 }
 
@@ -219,7 +219,7 @@ describe('file backend: zero-fill fallback (no hole punching)', () => {
     const be = await FileBackend.open({ path: path.join(dir, 'eio.img'), size: MiB, holeOps: failing });
     const ctl = new FakeCtl();
     const req = unmapReq([{ lba: 0, blocks: 8 }]);
-    const ioDone = await ctl.run(be, req);
+    const ioDone = await ctl.submit(be, req);
     expect(ctl.sense.get(ioDone)).toEqual({ senseKey: 0x03, asc: 0x0c, ascq: 0x00 });
     await be.shutdown();
   });
@@ -274,13 +274,13 @@ describe('WRITE SAME without UNMAP: bounded pieces', () => {
   it('stops between pieces when the command is aborted, and a read-only LUN refuses', async () => {
     const be = await FileBackend.open({ path: path.join(dir, 'a.img'), size: MiB, maxIoSize: 4096 });
     const ctl = new FakeCtl({ payload: () => Buffer.alloc(BS, 1), abort: () => true });
-    const io = await ctl.run(be, { op: 'writeSame', lba: 0, blocks: 64, unmap: false, ndob: false, fua: false });
+    const io = await ctl.submit(be, { op: 'writeSame', lba: 0, blocks: 64, unmap: false, ndob: false, fua: false });
     expect(io.aborted).toBe(true);
     expect((await readAll(be)).every((x) => x === 0)).toBe(true);
     await be.shutdown();
     const ro = await FileBackend.open({ path: path.join(dir, 'a.img'), readOnly: true });
     const c2 = new FakeCtl();
-    const io2 = await c2.run(ro, unmapReq([{ lba: 0, blocks: 1 }]));
+    const io2 = await c2.submit(ro, unmapReq([{ lba: 0, blocks: 1 }]));
     expect(c2.sense.get(io2)).toEqual({ senseKey: 0x07, asc: 0x27, ascq: 0x00 });
     await ro.shutdown();
   });
@@ -318,7 +318,7 @@ describe('RAM disk: UNMAP frees pages', () => {
     const be = new RamdiskBackend({ size: MiB, pageSize: 64 * 1024 });
     await run(be, { op: 'write', lba: 0, blocks: 256, fua: false }, Buffer.alloc(128 * 1024, 0x5a));
     const ctl = new FakeCtl({ holdRefs: true });
-    await ctl.run(be, { op: 'read', lba: 0, blocks: 256 });
+    await ctl.submit(be, { op: 'read', lba: 0, blocks: 256 });
     const held = ctl.held.flatMap((h) => h.views);
     await run(be, unmapReq([{ lba: 0, blocks: 200 }]));
     expect(held.every((v) => v.every((x) => x === 0x5a))).toBe(true);

@@ -2,7 +2,7 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import { Flag, RESERVED_TAG, TargetOpcode } from '@iscsi-target/icl-core';
 import { describe, expect, it } from 'vitest';
-import { RefCounter, readBehavior } from './helpers/fake-ctl.js';
+import { RefCounter, readBehavior } from '@iscsi-target/ctl-core/testing';
 import { f, pattern, scsiCommandPdu } from './helpers/pdus.js';
 import { flush, setup } from './helpers/setup.js';
 

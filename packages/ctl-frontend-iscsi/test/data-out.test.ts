@@ -2,7 +2,8 @@ import { Flag, RESERVED_TAG, RejectReason, TargetOpcode } from '@iscsi-target/ic
 import { describe, expect, it } from 'vitest';
 import { PORT_STATUS_PROTOCOL_CRC_ERROR } from '@iscsi-target/ctl-core';
 import { PortStatus, SessionState } from '../src/index.js';
-import { DataOutMode, WriteSink, writeBehavior } from './helpers/fake-ctl.js';
+import { DataOutMode } from '@iscsi-target/ctl-core';
+import { WriteSink, writeBehavior } from '@iscsi-target/ctl-core/testing';
 import type { SentPdu } from './helpers/fake-conn.js';
 import { dataOutPdu, f, pattern, scsiCommandPdu } from './helpers/pdus.js';
 import { flush, setup } from './helpers/setup.js';

@@ -11,7 +11,8 @@ import {
   resolveFrontendOptions,
 } from '../src/index.js';
 import { FakeIclConn } from './helpers/fake-conn.js';
-import { DataOutMode, FakeCtl, RefCounter, WriteSink, holdBehavior, readBehavior, writeBehavior } from './helpers/fake-ctl.js';
+import { DataOutMode } from '@iscsi-target/ctl-core';
+import { FakeCtl, RefCounter, WriteSink, holdBehavior, readBehavior, writeBehavior } from '@iscsi-target/ctl-core/testing';
 import { f, logoutPdu, scsiCommandPdu, tmfPdu } from './helpers/pdus.js';
 import { INITIATOR, TARGET, flush, handoffParams, setup } from './helpers/setup.js';
 

@@ -15,7 +15,8 @@ import {
 import { TagType, TaskAction, TaskStatus } from '@iscsi-target/ctl-core';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { SessionState } from '../src/index.js';
-import { DataOutMode, WriteSink, holdBehavior, writeBehavior } from './helpers/fake-ctl.js';
+import { DataOutMode } from '@iscsi-target/ctl-core';
+import { WriteSink, holdBehavior, writeBehavior } from '@iscsi-target/ctl-core/testing';
 import { f, logoutPdu, nopOutPdu, pattern, rawPdu, scsiCommandPdu, textPdu, tmfPdu } from './helpers/pdus.js';
 import { flush, setup } from './helpers/setup.js';
 

@@ -12,7 +12,7 @@ import {
   type CtlBackendServices,
   type ScsiIo,
 } from '@iscsi-target/ctl-core';
-import { RefCounter } from './fake-ctl.js';
+import { RefCounter } from '@iscsi-target/ctl-core/testing';
 
 export class MemLun implements BackendLun {
   readonly blockSize = 512;

@@ -168,8 +168,4 @@ export const f = {
 };
 
 /** A buffer whose byte i is (seed + i) & 0xff. */
-export function pattern(length: number, seed = 0): Buffer {
-  const b = Buffer.allocUnsafe(length);
-  for (let i = 0; i < length; i++) b[i] = (seed + i) & 0xff;
-  return b;
-}
+export { pattern } from '@iscsi-target/ctl-core/testing';

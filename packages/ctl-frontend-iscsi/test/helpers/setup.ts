@@ -4,7 +4,7 @@
  */
 import { IscsiFrontend, type FrontendOptions, type HandoffParams } from '../../src/index.js';
 import { FakeIclConn } from './fake-conn.js';
-import { FakeCtl } from './fake-ctl.js';
+import { FakeCtl } from '@iscsi-target/ctl-core/testing';
 
 export const TARGET = 'iqn.2026-11.org.example:disk0';
 export const INITIATOR = 'iqn.1994-05.com.redhat:host1';

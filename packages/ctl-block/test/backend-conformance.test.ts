@@ -1,0 +1,54 @@
+// The CTL backend conformance kit (@iscsi-target/ctl-core/testing) over the
+// two backends of this package: the file backend (sparse file in a temp
+// directory, hole punching when the native helper loaded) and the RAM disk.
+import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runBackendConformance } from '@iscsi-target/ctl-core/testing';
+import { afterAll } from 'vitest';
+import { FileBackend, RamdiskBackend } from '../src/index.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'ctl-block-conformance-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+let n = 0;
+
+runBackendConformance({
+  name: 'block (file)',
+  open: async (o) => {
+    const path = join(dir, `lun${n++}.img`);
+    if (o.readOnly) {
+      // A read-only LUN serves an existing file.
+      writeFileSync(path, '');
+      truncateSync(path, o.blocks * o.blockSize);
+    }
+    return FileBackend.open({
+      path,
+      size: o.blocks * o.blockSize,
+      blockSize: o.blockSize,
+      readOnly: o.readOnly,
+      copyMode: o.copyMode,
+      maxIoSize: o.maxIoSize,
+    });
+  },
+  resize: async (be, bytes) => {
+    await (be as FileBackend).resize(bytes);
+  },
+});
+
+runBackendConformance({
+  name: 'ramdisk',
+  open: (o) =>
+    Promise.resolve(
+      new RamdiskBackend({
+        name: `conformance-${n++}`,
+        size: o.blocks * o.blockSize,
+        blockSize: o.blockSize,
+        readOnly: o.readOnly,
+        copyMode: o.copyMode,
+        maxIoSize: o.maxIoSize,
+      }),
+    ),
+  resize: async (be, bytes) => {
+    await (be as RamdiskBackend).resize(bytes);
+  },
+});
