@@ -4,13 +4,21 @@
 import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runBackendConformance } from '@iscsi-target/ctl-core/testing';
+import { runBackendConformance, type BackendConformanceOpen } from '@iscsi-target/ctl-core/testing';
 import { afterAll } from 'vitest';
 import { FileBackend, RamdiskBackend } from '../src/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ctl-block-conformance-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 let n = 0;
+
+/** The options both backends take from the kit. */
+const common = (o: BackendConformanceOpen) => ({
+  blockSize: o.blockSize,
+  readOnly: o.readOnly,
+  copyMode: o.copyMode,
+  maxIoSize: o.maxIoSize,
+});
 
 runBackendConformance({
   name: 'block (file)',
@@ -21,14 +29,7 @@ runBackendConformance({
       writeFileSync(path, '');
       truncateSync(path, o.blocks * o.blockSize);
     }
-    return FileBackend.open({
-      path,
-      size: o.blocks * o.blockSize,
-      blockSize: o.blockSize,
-      readOnly: o.readOnly,
-      copyMode: o.copyMode,
-      maxIoSize: o.maxIoSize,
-    });
+    return FileBackend.open({ ...common(o), path, size: o.blocks * o.blockSize });
   },
   resize: async (be, bytes) => {
     await (be as FileBackend).resize(bytes);
@@ -39,14 +40,7 @@ runBackendConformance({
   name: 'ramdisk',
   open: (o) =>
     Promise.resolve(
-      new RamdiskBackend({
-        name: `conformance-${n++}`,
-        size: o.blocks * o.blockSize,
-        blockSize: o.blockSize,
-        readOnly: o.readOnly,
-        copyMode: o.copyMode,
-        maxIoSize: o.maxIoSize,
-      }),
+      new RamdiskBackend({ ...common(o), name: `conformance-${n++}`, size: o.blocks * o.blockSize }),
     ),
   resize: async (be, bytes) => {
     await (be as RamdiskBackend).resize(bytes);
