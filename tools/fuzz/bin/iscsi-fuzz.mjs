@@ -63,6 +63,10 @@ process.stdout.write(
     `${report.seconds} s, seed ${report.seed}\n`,
 );
 if (report.corruptionCheck !== null) process.stdout.write(`corruption check skipped: ${report.corruptionCheck}\n`);
+if (report.daemonErrorLines > 0) {
+  process.stdout.write(`${report.daemonErrorLines} daemon log lines at error/fatal level, e.g.:\n`);
+  for (const m of report.daemonErrorSamples) process.stdout.write(`  ${m}\n`);
+}
 process.stdout.write(`${report.findings.length} findings\n`);
 for (const f of report.findings) process.stdout.write(`  ${f.kind} at ${f.atPdu} PDUs: ${f.detail.split('\n')[0]}\n`);
 process.stdout.write(`${JSON.stringify({ ...report, findings: report.findings.map((f) => ({ ...f, cases: f.cases?.length })) })}\n`);

@@ -20,6 +20,8 @@ export interface FuzzReport {
   rssMaxMiB: number;
   restarts: number;
   corruptionCheck: string | null;
+  daemonErrorLines: number;
+  daemonErrorSamples: string[];
   findings: Finding[];
 }
 export const PATTERN: { offset: number; length: number; byte: number };

@@ -62,6 +62,8 @@ const BATCH = 64;
  * @property {number} rssMaxMiB
  * @property {number} restarts
  * @property {string | null} corruptionCheck  null when run, else why it was skipped
+ * @property {number} daemonErrorLines  log lines at error or fatal level (not findings by themselves; read them)
+ * @property {string[]} daemonErrorSamples  up to 10 distinct error/fatal messages
  * @property {Finding[]} findings
  */
 
@@ -101,6 +103,8 @@ export async function runFuzz(opts = {}) {
     rssMaxMiB: 0,
     restarts: 0,
     corruptionCheck: haveQemuIo ? null : 'qemu-io not installed (qemu-utils, qemu-block-extra)',
+    daemonErrorLines: 0,
+    daemonErrorSamples: [],
     findings: [],
   };
 
@@ -126,6 +130,23 @@ export async function runFuzz(opts = {}) {
     return { i, c: batch[i % BATCH] };
   };
 
+  /** Collects error/fatal log lines of a daemon about to be stopped or replaced. */
+  const harvest = () => {
+    for (const line of daemon.output().split('\n')) {
+      let j;
+      try {
+        j = JSON.parse(line);
+      } catch {
+        continue;
+      }
+      if (typeof j?.level === 'number' && j.level >= 50) {
+        r.daemonErrorLines++;
+        const m = String(j.msg ?? '').slice(0, 160);
+        if (r.daemonErrorSamples.length < 10 && !r.daemonErrorSamples.includes(m)) r.daemonErrorSamples.push(m);
+      }
+    }
+  };
+
   /** @param {Finding} f */
   const found = (f) => {
     r.findings.push(f);
@@ -146,6 +167,7 @@ export async function runFuzz(opts = {}) {
       const tail = daemon.output().split('\n').slice(-30).join('\n');
       found({ kind: 'crash', detail: `daemon exited with ${daemon.exitCode()}\n${tail}`, atPdu: r.pdusSent, cases: [...inFlight.values()].map((b) => b.toString('hex')) });
       if (!stop && !final) {
+        harvest();
         await daemon.stop();
         daemon = await startDaemon({ logLevel: 'warn', args: opts.daemonArgs ?? [] });
         r.restarts++;
@@ -197,6 +219,7 @@ export async function runFuzz(opts = {}) {
   await healthCheck(true);
   r.seconds = Math.round((Date.now() - started) / 100) / 10;
   await daemon.stop();
+  harvest();
   return r;
 }
 
@@ -208,7 +231,7 @@ export async function runFuzz(opts = {}) {
  * @param {FuzzReport} r
  * @param {(stream: Buffer) => void} record
  */
-async function runCase(host, port, c, r, record) {
+export async function runCase(host, port, c, r, record) {
   let conn;
   try {
     conn = await connect(host, port, 2_000);
