@@ -50,6 +50,7 @@ import { DAEMON_DEFAULTS, type DaemonOptions } from './options.js';
 import { acquirePidfile, type Pidfile } from './pidfile.js';
 import { DiscoveryCatalog, sendTargets } from './send-targets.js';
 import { FaultLog } from './fault-log.js';
+import { sysErrorText } from './sys-error.js';
 import { meterBackend, type LunIoStats } from './lun-stats.js';
 import { type ReloadReport } from './reload/report.js';
 import { applyReload } from './reload/apply.js';
@@ -341,7 +342,7 @@ export class TargetDaemon {
         try {
           listener = await this.#listen(pg, addr);
         } catch (e) {
-          throw new StartError(`${formatPos(pg.pos)}: portal-group "${pg.name}": cannot listen on ${formatHostPort(addr.host, addr.port)}: ${(e as Error).message}`, { cause: e });
+          throw new StartError(`${formatPos(pg.pos)}: portal-group "${pg.name}": cannot listen on ${formatHostPort(addr.host, addr.port)}: ${sysErrorText(e, formatHostPort(addr.host, addr.port))}`, { cause: e });
         }
         this.#log.info(
           { portalGroup: pg.name, tag: pg.tag, address: formatHostPort(addr.host, listener.port), offload: pg.offload, nic: this.nicNameOf(pg), discovery: pg.discoveryAuth === 'none' },
