@@ -69,8 +69,8 @@ describe.skipIf(e2ePeer() !== undefined || !haveCommand('npm'))('npm start', () 
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const chunks: Buffer[] = [];
-    npm.stdout!.on('data', (b: Buffer) => chunks.push(b));
-    npm.stderr!.on('data', (b: Buffer) => chunks.push(b));
+    npm.stdout.on('data', (b: Buffer) => chunks.push(b));
+    npm.stderr.on('data', (b: Buffer) => chunks.push(b));
     const out = () => Buffer.concat(chunks).toString('utf8');
     await waitForPort('127.0.0.1', port, { timeoutMs: 120_000 });
     const daemon = descendants(npm.pid!).find((p) => cmdline(p).includes('apps/target/bin/iscsi-target.js'));
