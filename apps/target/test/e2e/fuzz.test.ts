@@ -12,7 +12,7 @@ import { checkPattern, PATTERN, runFuzz } from '../../../../tools/fuzz/src/fuzz.
 const daemonOnly = e2ePeer() !== undefined;
 const noQemuIo = !haveCommand('qemu-io');
 
-describe.skipIf(daemonOnly)('network fuzzer', () => {
+describe.skipIf(daemonOnly)('network fuzzer (daemon-only: skipped in peer mode)', () => {
   it('a bounded seeded run (seed 13, ≤ 12 000 PDUs or 30 s) finds nothing', async () => {
     const lines: string[] = [];
     const r = await runFuzz({ seed: 13, pdus: 12_000, seconds: 30, healthEvery: 250, log: (l) => lines.push(l) });

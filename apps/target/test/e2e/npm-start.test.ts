@@ -51,7 +51,7 @@ async function until(what: string, cond: () => boolean, ms: number): Promise<voi
   }
 }
 
-describe.skipIf(e2ePeer() !== undefined || !haveCommand('npm'))('npm start', () => {
+describe.skipIf(e2ePeer() !== undefined || !haveCommand('npm'))('npm start (skipped without npm on PATH, or in peer mode)', () => {
   const dirs: string[] = [];
   const leftovers: number[] = [];
   afterAll(() => {

@@ -20,7 +20,7 @@ async function exitOf(t: TargetHandle): Promise<number | null> {
 
 const count = (text: string, needle: string): number => text.split(needle).length - 1;
 
-describe.skipIf(e2ePeer() !== undefined)('start errors', () => {
+describe.skipIf(e2ePeer() !== undefined)('start errors (daemon-only: skipped in peer mode)', () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'iscsi-e2e-start-errors-'));
   const started: TargetHandle[] = [];
   afterAll(async () => {
