@@ -11,8 +11,11 @@
 //      installed with apt-get when running as root, otherwise it lists which
 //      tests will be reported as skipped;
 //   4. `pnpm build` (turbo, cached: a no-op when nothing changed).
-// Quiet on success; on failure it prints the failing command's output and
-// exits non-zero.
+// Says on stderr what it is doing when a step does real work (installing
+// pnpm, installing the dependencies, Debian packages, the first build: the
+// first `npm start` used to be silent for about a minute), and how long it
+// took; quiet when everything is in place. On failure it prints the failing
+// command's output and exits non-zero.
 // What it does NOT do: it never changes package.json or the lockfile, never
 // uses a global pnpm, and never runs tests.
 //
@@ -65,7 +68,9 @@ function debInstalled(pkg) {
 
 /** Runs a command; output is captured (shown only on failure) unless --verbose. */
 function step(what, cmd, args, opts = {}) {
+  const started = Date.now();
   if (verbose) console.error(`bootstrap: ${what}: ${cmd} ${args.join(' ')}`);
+  else if (opts.announce) console.error(`bootstrap: ${what}${opts.announce === true ? '' : ` (${opts.announce})`}...`);
   const r = spawnSync(cmd, args, {
     cwd: root,
     encoding: 'utf8',
@@ -83,6 +88,7 @@ function step(what, cmd, args, opts = {}) {
   if (r.status !== 0) {
     throw new StepError(`${what} failed (${cmd} ${args.join(' ')} exited ${r.status ?? r.signal})`, `${r.stdout ?? ''}${r.stderr ?? ''}`);
   }
+  if (opts.announce && !verbose) console.error(`bootstrap: ${what}: done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 }
 
 function pinnedPnpmVersion() {
@@ -127,13 +133,16 @@ function ensurePnpm() {
   if (installed === version && existsSync(pnpmCjs)) return;
   mkdirSync(path.join(root, '.tools'), { recursive: true });
   const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
-  step(`installing pnpm ${version} into .tools/`, npm, [
-    'install', '--prefix', '.tools', '--no-audit', '--no-fund', '--loglevel=error', '--save-exact', `pnpm@${version}`,
-  ]);
+  step(
+    `installing pnpm ${version} into .tools/`,
+    npm,
+    ['install', '--prefix', '.tools', '--no-audit', '--no-fund', '--loglevel=error', '--save-exact', `pnpm@${version}`],
+    { announce: 'first run only' },
+  );
 }
 
-function pnpm(what, args) {
-  step(what, process.execPath, [pnpmCjs, ...args]);
+function pnpm(what, args, announce) {
+  step(what, process.execPath, [pnpmCjs, ...args], { announce });
 }
 
 function mtime(p) {
@@ -149,12 +158,14 @@ function ensureInstall() {
   const lock = path.join(root, 'pnpm-lock.yaml');
   const installedAt = existsSync(stamp) ? mtime(stamp) : mtime(path.join(root, 'node_modules', '.modules.yaml'));
   if (installedAt >= 0 && installedAt >= mtime(lock)) return;
-  pnpm('installing dependencies', ['install', '--frozen-lockfile', '--reporter=append-only']);
+  pnpm('installing dependencies (pnpm install --frozen-lockfile)', ['install', '--frozen-lockfile', '--reporter=append-only'], 'about a minute on a first run');
   writeFileSync(stamp, `${new Date().toISOString()}\n`);
 }
 
 function ensureBuild() {
-  pnpm('building (turbo)', ['run', 'build', '--output-logs=errors-only']);
+  // Announced when the daemon was never built (a first run); a cached rebuild is quiet.
+  const first = !existsSync(path.join(root, 'apps', 'target', 'dist', 'main.js'));
+  pnpm('building (turbo)', ['run', 'build', '--output-logs=errors-only'], first ? 'first build' : undefined);
 }
 
 function ensureTestDeps() {
@@ -165,8 +176,8 @@ function ensureTestDeps() {
     const names = missing.map((p) => p.pkg);
     console.error(`bootstrap: installing Debian packages: ${names.join(' ')}`);
     const env = { DEBIAN_FRONTEND: 'noninteractive' };
-    step('apt-get update', 'apt-get', ['update', '-q'], { env });
-    step('apt-get install', 'apt-get', ['install', '-y', '-q', '--no-install-recommends', ...names], { env });
+    step('apt-get update', 'apt-get', ['update', '-q'], { env, announce: true });
+    step('apt-get install', 'apt-get', ['install', '-y', '-q', '--no-install-recommends', ...names], { env, announce: true });
     const still = missing.filter((p) => !p.probe());
     if (still.length === 0) return;
     missing.splice(0, missing.length, ...still);

@@ -14,7 +14,9 @@
 //      crash → failed), and the run itself counts as one more test: passed
 //      when every suite finished and no target crashed or hung
 //      (`--no-conformance` skips it);
-//   4. prints `N skipped`, then, as the very last line, `N passed, N failed`,
+//   4. lists each skipped test with its reason (lib/skips.mjs: the trailing
+//      parenthesis of its name, by convention), prints `N skipped`, then, as
+//      the very last line, `N passed, N failed`,
 //      and exits non-zero if anything failed.
 // Files that vitest could not load (syntax error, failing import, failing
 // beforeAll) count as failed tests even though they hold no test results.
@@ -28,6 +30,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runConformance } from './conformance.mjs';
 import { haveCommand } from './lib/proc.mjs';
+import { formatSkip, skippedTests } from './lib/skips.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const resultsDir = path.join(root, '.test-results');
@@ -80,7 +83,7 @@ const runLint = () => runTool('eslint', ['eslint', 'bin', 'eslint.js'], ['.']);
 
 /**
  * Totals from vitest's JSON report (jest-compatible format).
- * @returns {{ passed: number, failed: number, skipped: number } | null}
+ * @returns {{ passed: number, failed: number, skipped: number, skips: string[] } | null}
  */
 function readVitestTotals() {
   let report;
@@ -103,7 +106,7 @@ function readVitestTotals() {
     if (file.status === 'failed' && fileFailed === 0) fileFailed = 1;
     failed += fileFailed;
   }
-  return { passed, failed, skipped };
+  return { passed, failed, skipped, skips: skippedTests(report, root).map(formatSkip) };
 }
 
 async function main() {
@@ -111,7 +114,7 @@ async function main() {
   rmSync(jsonFile, { force: true });
   const code = await runVitest();
   const parsed = readVitestTotals();
-  const totals = parsed ?? { passed: 0, failed: 0, skipped: 0 };
+  const totals = parsed ?? { passed: 0, failed: 0, skipped: 0, skips: [] };
   if (parsed === null) {
     console.error(`run-tests: vitest exited ${code} without a JSON report; counting it as one failure`);
     totals.failed += 1;
@@ -141,6 +144,7 @@ async function main() {
     if (!haveCommand('iscsi-test-cu')) {
       console.log('conformance: SKIPPED (iscsi-test-cu not found; Debian package libiscsi-bin)');
       totals.skipped += 1;
+      totals.skips.push('skipped: the conformance run — iscsi-test-cu not found (Debian package libiscsi-bin)');
     } else {
       try {
         // Budget: a normal run takes well under a minute; even if every suite hung, CI stays
@@ -152,7 +156,10 @@ async function main() {
         const failedTests = [];
         for (const [test, v] of r.scores) {
           if (v === 'pass') totals.passed += 1;
-          else if (v === 'skip') totals.skipped += 1;
+          else if (v === 'skip') {
+            totals.skipped += 1;
+            totals.skips.push(`skipped: iscsi-test-cu ${test} — iscsi-test-cu skipped it (its log under .test-results/conformance/ says why)`);
+          }
           else {
             totals.failed += 1;
             failedTests.push(`${v} ${test}`);
@@ -170,6 +177,8 @@ async function main() {
   }
 
   console.log('');
+  // Each skipped test with its reason, then the count.
+  for (const line of totals.skips) console.log(line);
   console.log(`${totals.skipped} skipped`);
   console.log(`${totals.passed} passed, ${totals.failed} failed`);
   return totals.failed > 0 ? 1 : 0;

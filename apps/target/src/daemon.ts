@@ -49,6 +49,8 @@ import { ctlLunOptions, openLun, prStoreFor } from './lun-factory.js';
 import { DAEMON_DEFAULTS, type DaemonOptions } from './options.js';
 import { acquirePidfile, type Pidfile } from './pidfile.js';
 import { DiscoveryCatalog, sendTargets } from './send-targets.js';
+import { FaultLog } from './fault-log.js';
+import { sysErrorText } from './sys-error.js';
 import { meterBackend, type LunIoStats } from './lun-stats.js';
 import { type ReloadReport } from './reload/report.js';
 import { applyReload } from './reload/apply.js';
@@ -97,7 +99,7 @@ export class TargetDaemon {
   #ctl: Ctl | null = null;
   #frontend: IscsiFrontend | null = null;
   readonly #listeners: ListenerEntry[] = [];
-  readonly #inv = new LunInventory();
+  readonly #inv: LunInventory;
   #reloading: Promise<unknown> = Promise.resolve();
   #pidfile: Pidfile | null = null;
 
@@ -111,6 +113,8 @@ export class TargetDaemon {
   constructor(config: DaemonConfig, options: TargetDaemonOptions = {}) {
     this.#config = config;
     this.#log = options.logger ?? nullLogger;
+    const faults = new FaultLog(this.#log);
+    this.#inv = new LunInventory((lun, f) => faults.report(lun, f));
     this.#opts = { ...DAEMON_DEFAULTS, ...options };
     this.#plug = options.plugPoints ?? PlugPoints.create();
     this.#registry = this.#plug.icl;
@@ -338,7 +342,7 @@ export class TargetDaemon {
         try {
           listener = await this.#listen(pg, addr);
         } catch (e) {
-          throw new StartError(`${formatPos(pg.pos)}: portal-group "${pg.name}": cannot listen on ${formatHostPort(addr.host, addr.port)}: ${(e as Error).message}`, { cause: e });
+          throw new StartError(`${formatPos(pg.pos)}: portal-group "${pg.name}": cannot listen on ${formatHostPort(addr.host, addr.port)}: ${sysErrorText(e, formatHostPort(addr.host, addr.port))}`, { cause: e });
         }
         this.#log.info(
           { portalGroup: pg.name, tag: pg.tag, address: formatHostPort(addr.host, listener.port), offload: pg.offload, nic: this.nicNameOf(pg), discovery: pg.discoveryAuth === 'none' },

@@ -9,7 +9,7 @@
  * callers do both and record the result here.
  */
 import type { TargetConfig, LunConfig } from './config/model.js';
-import type { MeteredLun } from './lun-stats.js';
+import type { BackendFault, MeteredLun } from './lun-stats.js';
 import { ReloadError } from './reload/report.js';
 
 /** A LUN the daemon serves. */
@@ -25,9 +25,17 @@ export class LunInventory {
   readonly lunState = new Map<string, LunEntryState>();
   /** LUNs mapped to targets by the admin CLI (target name folded → LUN number → LUN name). */
   readonly adminMaps = new Map<string, Map<number, string>>();
+  /** Where each recorded LUN's backend faults go (the daemon's `FaultLog`). */
+  readonly #onFault: ((lun: string, fault: BackendFault) => void) | null;
 
-  /** Records a LUN added to CTL as `id`. */
+  constructor(onFault: ((lun: string, fault: BackendFault) => void) | null = null) {
+    this.#onFault = onFault;
+  }
+
+  /** Records a LUN added to CTL as `id`, and points its backend's faults at the fault sink. */
   add(name: string, id: number, config: LunConfig, be: MeteredLun): void {
+    const sink = this.#onFault;
+    if (sink !== null) be.onFault = (f) => sink(name, f);
     this.ctlLuns.set(name, id);
     this.lunState.set(name, { config, be });
   }

@@ -4,13 +4,14 @@
  *
  * What it does: `Logger` is the pino-compatible `(object, message)` shape
  * (structurally the same as the iSCSI frontend's, so one pino logger serves
- * both); `createLogger` builds pino with JSON lines on stdout, or
- * `pino-pretty` output when stdout is a TTY (or `pretty` is forced).
+ * both); `createLogger` builds pino with JSON lines, or `pino-pretty`
+ * output when stdout is a TTY (or `pretty` is forced): records at error and
+ * fatal level on stderr, the others on stdout, each record written once.
  *
- * What it does not do: no log files or rotation (redirect stdout), no
+ * What it does not do: no log files or rotation (redirect stdout and stderr), no
  * per-module levels.
  */
-import { pino, type Level, type Logger as PinoLogger } from 'pino';
+import { destination, multistream, pino, transport, type DestinationStream, type Level, type Logger as PinoLogger } from 'pino';
 
 /** A pino-compatible logger. */
 export interface Logger {
@@ -35,11 +36,26 @@ export interface CreateLoggerOptions {
 /** The daemon's root logger. */
 export function createLogger(options: CreateLoggerOptions): PinoLogger {
   const pretty = options.pretty ?? process.stdout.isTTY === true;
+  // Errors (error, fatal) go to stderr, everything else to stdout; each record once (dedupe).
   if (pretty) {
-    return pino({
-      level: options.level,
-      transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } },
-    });
+    const prettyOptions = { colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' };
+    const stream: DestinationStream = transport({
+      dedupe: true,
+      targets: [
+        { target: 'pino-pretty', level: 'trace', options: { ...prettyOptions, destination: 1 } },
+        { target: 'pino-pretty', level: 'error', options: { ...prettyOptions, destination: 2 } },
+      ],
+    }) as DestinationStream;
+    return pino({ level: options.level }, stream);
   }
-  return pino({ level: options.level, base: { pid: process.pid } });
+  return pino(
+    { level: options.level, base: { pid: process.pid } },
+    multistream(
+      [
+        { level: 'trace', stream: destination({ fd: 1, sync: true }) },
+        { level: 'error', stream: destination({ fd: 2, sync: true }) },
+      ],
+      { dedupe: true },
+    ),
+  );
 }

@@ -28,6 +28,7 @@ import { BackendOpenError, FilePrStore } from '@iscsi-target/ctl-block';
 import { formatPos } from './config/errors.js';
 import type { LunConfig } from './config/model.js';
 import { parseCount, parseSize } from './config/size.js';
+import { sysErrorText } from './sys-error.js';
 
 export class LunOpenError extends Error {
   override readonly name = 'LunOpenError';
@@ -103,13 +104,20 @@ function descriptorOf(lun: LunConfig, backends: BackendRegistry): BackendDescrip
   return d;
 }
 
+/** A backend message ending with its system-error cause, without the cause repeating the path. */
+function saidOnce(e: Error, path: string): string {
+  const cause = e.cause;
+  if (!(cause instanceof Error) || !e.message.endsWith(cause.message)) return e.message;
+  return e.message.slice(0, e.message.length - cause.message.length) + sysErrorText(cause, path);
+}
+
 function failure(lun: LunConfig, e: unknown): LunOpenError {
   if (e instanceof LunOpenError) return e;
   // A backend's open error already says "cannot open PATH ..." or what is missing: do not say it twice.
   const detail =
     e instanceof BackendOpenError
-      ? e.message
-      : `${lun.backend === 'block' ? `cannot open ${lun.path}` : lun.backend === 'ramdisk' ? 'cannot create the RAM disk' : `backend ${lun.backend}`}: ${(e as Error).message}`;
+      ? saidOnce(e, lun.path ?? '')
+      : `${lun.backend === 'block' ? `cannot open ${lun.path}` : lun.backend === 'ramdisk' ? 'cannot create the RAM disk' : `backend ${lun.backend}`}: ${sysErrorText(e, lun.path ?? '')}`;
   return new LunOpenError(`${where(lun)}lun "${lun.name}": ${detail}`, { cause: e });
 }
 

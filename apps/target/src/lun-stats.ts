@@ -9,7 +9,10 @@
  * the call to the backend's `dataSubmitDone` and counts by kind (read,
  * write, other = verify/flush), with payload bytes of reads and writes.
  * `stats` is a live, cumulative `LunIoStats`; rates are computed by the
- * reader from two snapshots (`rates()`).
+ * reader from two snapshots (`rates()`). Storage errors the backend reports
+ * through `ctl.noteStorageError` (ENOSPC, EIO...) are counted in
+ * `stats.errors` and `faults` (by errno name) and passed to `onFault`, which
+ * the inventory points at the daemon's rate-limited fault log.
  *
  * What it does not do: no histograms or Prometheus output (the metrics
  * endpoint is another module), nothing about commands that CTL answers
@@ -32,13 +35,30 @@ export interface LunIoStats {
   otherNs: number;
   /** Commands submitted to the backend and not completed yet. */
   inFlight: number;
+  /** Storage errors the backend reported (ENOSPC, EIO, ...), all kinds. */
+  errors: number;
+}
+
+/** One storage error reported by a backend (see `CtlBackendServices.noteStorageError`). */
+export interface BackendFault {
+  /** errno name (ENOSPC, EIO...), or null for an error without one. */
+  readonly code: string | null;
+  readonly op: 'read' | 'write' | 'flush';
+  readonly message: string;
 }
 
 export function emptyStats(): LunIoStats {
-  return { reads: 0, writes: 0, others: 0, bytesRead: 0, bytesWritten: 0, readNs: 0, writeNs: 0, otherNs: 0, inFlight: 0 };
+  return { reads: 0, writes: 0, others: 0, bytesRead: 0, bytesWritten: 0, readNs: 0, writeNs: 0, otherNs: 0, inFlight: 0, errors: 0 };
 }
 
-export type MeteredLun = BackendLun & { readonly stats: LunIoStats; readonly inner: BackendLun };
+export type MeteredLun = BackendLun & {
+  readonly stats: LunIoStats;
+  readonly inner: BackendLun;
+  /** Storage errors by errno name ("other" when the error had none). */
+  readonly faults: ReadonlyMap<string, number>;
+  /** Called on every storage error the backend reports (set by the inventory). */
+  onFault: ((fault: BackendFault) => void) | null;
+};
 
 interface Pending {
   readonly start: bigint;
@@ -49,6 +69,14 @@ interface Pending {
 /** Wraps `be` (see the module comment). The wrapper owns nothing; `shutdown` is the backend's. */
 export function meterBackend(be: BackendLun): MeteredLun {
   const stats = emptyStats();
+  const faults = new Map<string, number>();
+  let onFault: ((fault: BackendFault) => void) | null = null;
+  const noteStorageError = (_io: ScsiIo, code: string | null, op: BackendFault['op'], message: string): void => {
+    stats.errors++;
+    const k = code ?? 'other';
+    faults.set(k, (faults.get(k) ?? 0) + 1);
+    onFault?.({ code, op, message });
+  };
   const pending = new Map<ScsiIo, Pending>();
   const wrapped = new WeakMap<CtlBackendServices, CtlBackendServices>();
 
@@ -84,6 +112,12 @@ export function meterBackend(be: BackendLun): MeteredLun {
               target.dataSubmitDone(io);
             };
           }
+          if (prop === 'noteStorageError') {
+            return (io: ScsiIo, code: string | null, op: BackendFault['op'], message: string): void => {
+              noteStorageError(io, code, op, message);
+              target.noteStorageError?.(io, code, op, message);
+            };
+          }
           const v: unknown = Reflect.get(target, prop, target);
           return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
         },
@@ -106,6 +140,8 @@ export function meterBackend(be: BackendLun): MeteredLun {
       if (prop === 'submit') return submit;
       if (prop === 'stats') return stats;
       if (prop === 'inner') return target;
+      if (prop === 'faults') return faults;
+      if (prop === 'onFault') return onFault;
       const v: unknown = Reflect.get(target, prop, target);
       if (typeof v !== 'function') return v;
       let b = bound.get(prop);
@@ -115,8 +151,15 @@ export function meterBackend(be: BackendLun): MeteredLun {
       }
       return b;
     },
+    set(target, prop, value) {
+      if (prop === 'onFault') {
+        onFault = value as typeof onFault;
+        return true;
+      }
+      return Reflect.set(target, prop, value, target);
+    },
     has(target, prop) {
-      return prop === 'stats' || prop === 'inner' || Reflect.has(target, prop);
+      return prop === 'stats' || prop === 'inner' || prop === 'faults' || prop === 'onFault' || Reflect.has(target, prop);
     },
   }) as MeteredLun;
 }

@@ -341,11 +341,15 @@ export async function runCli(argv: readonly string[] = process.argv.slice(2)): P
     { version: version(), config: config.source, noCopy, uvThreadpoolSize: process.env.UV_THREADPOOL_SIZE, node: process.version },
     `iscsi-target ${version()} starting (${config.source})`,
   );
+  // A start failure is said once, as one plain line on stderr (like --check's), not as a log record with its stack.
+  const cannotStart = (what: string, e: unknown): number => {
+    process.stderr.write(`iscsi-target: ${what}: ${e instanceof Error ? e.message : String(e)}\n`);
+    return 1;
+  };
   try {
     await daemon.start();
   } catch (e) {
-    logger.error({ err: e }, `cannot start: ${(e as Error).message}`);
-    return 1;
+    return cannotStart('cannot start', e);
   }
   // Reload: SIGHUP and the admin socket. Parsed and checked in full before anything changes.
   const reload = async (origin: string): Promise<ReloadReport> => {
@@ -371,9 +375,8 @@ export async function runCli(argv: readonly string[] = process.argv.slice(2)): P
       admin = await startAdminServer(o.adminSocket, adminHandler({ daemon, reload: () => reload('admin'), version: version() }), logger);
       logger.info({ adminSocket: o.adminSocket }, `admin socket ${o.adminSocket}`);
     } catch (e) {
-      logger.error({ err: e }, `cannot open the admin socket: ${(e as Error).message}`);
       await daemon.stop();
-      return 1;
+      return cannotStart('cannot open the admin socket', e);
     }
   }
   let metricsServer: MetricsServer | null = null;
@@ -381,10 +384,9 @@ export async function runCli(argv: readonly string[] = process.argv.slice(2)): P
     try {
       metricsServer = await startMetricsServer(metricsPlan, logger);
     } catch (e) {
-      logger.error({ err: e }, `cannot start the metrics endpoint: ${(e as Error).message}`);
       await admin?.close().catch(() => {});
       await daemon.stop();
-      return 1;
+      return cannotStart('cannot start the metrics endpoint', e);
     }
   }
   logger.info({ targets: config.targets.length, portals: daemon.portals().length }, 'ready');

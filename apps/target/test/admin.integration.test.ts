@@ -141,10 +141,10 @@ describe('iscsi-target-ctl', () => {
   it('lun list: a table and --json', async () => {
     const t = await ctl(['lun', 'list']);
     expect(t.code).toBe(0);
-    expect(t.out.split('\n')[0]).toMatch(/^CTL\s+NAME\s+BACKEND\s+SIZE\s+BS\s+RO\s+ORIGIN\s+MAPPED\s+PATH$/);
-    expect(t.out.split('\n')[1]).toMatch(new RegExp(`^0\\s+${TARGET.replace(/\./g, '\\.')},lun,0\\s+ramdisk\\s+4 MiB\\s+512\\s+no\\s+config\\s+${TARGET.replace(/\./g, '\\.')}/0\\s+-$`));
+    expect(t.out.split('\n')[0]).toMatch(/^CTL\s+NAME\s+BACKEND\s+SIZE\s+BS\s+RO\s+ORIGIN\s+MAPPED\s+ERRORS\s+PATH$/);
+    expect(t.out.split('\n')[1]).toMatch(new RegExp(`^0\\s+${TARGET.replace(/\./g, '\\.')},lun,0\\s+ramdisk\\s+4 MiB\\s+512\\s+no\\s+config\\s+${TARGET.replace(/\./g, '\\.')}/0\\s+0\\s+-$`));
     expect(await json(['lun', 'list'])).toEqual([
-      { name: `${TARGET},lun,0`, ctlLun: 0, backend: 'ramdisk', path: null, size: 4 * 1024 * 1024, blockSize: 512, readOnly: false, serial: expect.any(String) as string, origin: 'config', mappings: [{ target: TARGET, lun: 0 }] },
+      { name: `${TARGET},lun,0`, ctlLun: 0, backend: 'ramdisk', path: null, size: 4 * 1024 * 1024, blockSize: 512, readOnly: false, serial: expect.any(String) as string, origin: 'config', mappings: [{ target: TARGET, lun: 0 }], errors: 0, faults: {} },
     ]);
   });
 

@@ -224,7 +224,7 @@ describe('TargetDaemon over loopback TCP', () => {
     const err = await daemon.start().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(LunOpenError);
     const msg = (err as Error).message;
-    expect(msg).toMatch(/ctl\.conf:\d+:\d+: lun "iqn\.2026-11\.org\.nodejs-iscsi:ro,lun,0": cannot open .*missing-ro\.img \(a read-only LUN is never created: create the file first\): ENOENT/);
+    expect(msg).toMatch(/ctl\.conf:\d+:\d+: lun "iqn\.2026-11\.org\.nodejs-iscsi:ro,lun,0": cannot open .*missing-ro\.img \(a read-only LUN is never created: create the file first\): no such file or directory \(ENOENT\)/);
     expect(msg.split('cannot open').length - 1).toBe(1);
     expect(existsSync(missing)).toBe(false);
     expect(daemon.portals()).toEqual([]);

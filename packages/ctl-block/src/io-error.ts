@@ -8,6 +8,8 @@
  * ERROR). Errors without an errno `code` are bugs or resource failures of
  * this process and become INTERNAL TARGET FAILURE.
  *
+ * Before setting sense it reports the error through the optional
+ * `ctl.noteStorageError` hook (the daemon logs and counts it per LUN).
  * It only sets sense; completing the I/O is the caller's job.
  */
 import type { CtlBackendServices, ScsiIo } from '@iscsi-target/ctl-core';
@@ -23,6 +25,7 @@ function errnoCode(err: unknown): string | null {
 
 export function setStorageErrorSense(ctl: CtlBackendServices, io: ScsiIo, err: unknown, op: StorageOp): void {
   const code = errnoCode(err);
+  ctl.noteStorageError?.(io, code, op, err instanceof Error ? err.message : String(err));
   if (code === 'ENOSPC' || code === 'EDQUOT') ctl.setSpaceAllocationFailed(io);
   else if (code === 'EROFS' || code === 'EACCES') ctl.setWriteProtected(io);
   else if (code === null || op === 'flush') ctl.setInternalFailure(io);

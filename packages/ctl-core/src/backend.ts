@@ -126,6 +126,14 @@ export interface CtlBackendServices {
    * VERIFY): `offset` counts from the start of the compared data.
    */
   setMiscompare(io: ScsiIo, offset: number): void;
+  /**
+   * Optional observation hook: the backend reports the storage error it is
+   * about to turn into sense (`code` is the errno name, e.g. ENOSPC or EIO,
+   * null for an error without one; `op` the storage operation that failed).
+   * CTL itself does nothing with it; the daemon wraps the services to log
+   * and count backend faults per LUN. Call it before the `set*` method.
+   */
+  noteStorageError?(io: ScsiIo, code: string | null, op: 'read' | 'write' | 'flush', message: string): void;
 }
 
 /** Who a LUN is (INQUIRY, VPD 0x80 and 0x83): what initiators key a device on. */

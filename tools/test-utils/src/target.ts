@@ -61,7 +61,7 @@ export interface TargetLogs {
   stderr(): string;
   /** stdout followed by stderr. */
   text(): string;
-  /** stdout lines that parse as JSON objects (pino records). */
+  /** stdout then stderr lines that parse as JSON objects (pino records; the daemon writes error and fatal ones to stderr). */
   json(): Record<string, unknown>[];
 }
 
@@ -125,7 +125,7 @@ function makeLogs(p: ManagedProcess): TargetLogs {
     text: () => p.stdout() + p.stderr(),
     json: () => {
       const out: Record<string, unknown>[] = [];
-      for (const line of p.stdout().split('\n')) {
+      for (const line of `${p.stdout()}\n${p.stderr()}`.split('\n')) {
         if (!line.startsWith('{')) continue;
         try {
           const v: unknown = JSON.parse(line);

@@ -77,7 +77,7 @@ export function table(header: readonly string[], rows: ReadonlyArray<readonly st
 
 function fmtLuns(luns: AdminLunInfo[]): string {
   return table(
-    ['CTL', 'NAME', 'BACKEND', 'SIZE', 'BS', 'RO', 'ORIGIN', 'MAPPED', 'PATH'],
+    ['CTL', 'NAME', 'BACKEND', 'SIZE', 'BS', 'RO', 'ORIGIN', 'MAPPED', 'ERRORS', 'PATH'],
     luns.map((l) => [
       String(l.ctlLun),
       l.name,
@@ -87,6 +87,8 @@ function fmtLuns(luns: AdminLunInfo[]): string {
       l.readOnly ? 'yes' : 'no',
       l.origin,
       l.mappings.map((m) => `${m.target}/${m.lun}`).join(',') || '-',
+      // e.g. "3 (ENOSPC 3)": the count, and by errno when there are any.
+      l.errors === 0 ? '0' : `${l.errors} (${Object.entries(l.faults ?? {}).map(([k, n]) => `${k} ${n}`).join(', ')})`,
       l.path ?? '-',
     ]),
   );

@@ -53,6 +53,8 @@ export class AdminOperations {
         serial: be.serialNumber,
         origin: this.#isAdminLun(name) ? 'admin' : 'config',
         mappings,
+        errors: be.stats.errors,
+        faults: Object.fromEntries(be.faults),
       });
     }
     return out.sort((a, b) => a.ctlLun - b.ctlLun);
@@ -264,6 +266,10 @@ export interface AdminLunInfo {
   /** `config`: from the file; `admin`: created by the admin CLI (not persisted). */
   origin: 'config' | 'admin';
   mappings: Array<{ target: string; lun: number }>;
+  /** Storage errors the backend reported since the LUN was opened (all kinds). */
+  errors: number;
+  /** The same by errno name (ENOSPC, EIO...; "other" without one). */
+  faults: Record<string, number>;
 }
 
 export interface AdminPortInfo {

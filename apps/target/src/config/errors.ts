@@ -17,7 +17,12 @@ export interface SourcePos {
   readonly col: number;
 }
 
+/**
+ * `file:line:col`; just `file` for positions without a line (line 0: the
+ * embedded default configuration, which has no text to point into).
+ */
 export function formatPos(pos: SourcePos): string {
+  if (pos.line === 0) return pos.file;
   return `${pos.file}:${pos.line}:${pos.col}`;
 }
 

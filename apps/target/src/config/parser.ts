@@ -38,6 +38,7 @@ import { tokenize, TokenType, type Token } from './lexer.js';
 import { formatHostPort, listenKey, parseListenAddress } from './listen-address.js';
 import type { AuthPolicy, DaemonConfig, DiscoveryFilter } from './model.js';
 import { resolveConfig } from './resolve.js';
+import { detectUcl } from './ucl-detect.js';
 import type { PlugPointNames } from '../plug-points.js';
 import { parseCount, parseSize } from './size.js';
 import { parseMetricsAddress } from '../metrics/metrics-server.js';
@@ -686,7 +687,24 @@ class Parser implements ConfigDrafts {
  * Throws `ConfigError` on the first problem.
  */
 export function parseConfig(text: string, file: string, plugPoints?: PlugPointNames): DaemonConfig {
-  const p = new Parser(text, file);
-  p.parse();
+  // A UTF-8 byte order mark (editors on Windows write one) is not part of the text.
+  const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+  let p: Parser;
+  try {
+    p = new Parser(body, file);
+    p.parse();
+  } catch (e) {
+    // A UCL file (ctld -u) fails somewhere in its first lines; say what it is.
+    const ucl = e instanceof ConfigError ? detectUcl(body, file) : null;
+    if (ucl !== null) {
+      throw new ConfigError(
+        ConfigErrorCode.Syntax,
+        ucl.pos,
+        `this looks like a UCL configuration (the syntax of "ctld -u"; here ${ucl.reason}), which is not supported: write it in the ctl.conf(5) block syntax (see docs/ctl.conf.example)`,
+        { cause: e },
+      );
+    }
+    throw e;
+  }
   return resolveConfig(p, plugPoints);
 }

@@ -36,6 +36,7 @@ export function planMetrics(cli: string | null, configured: string | null | unde
     frontend: () => daemon?.frontend ?? null,
     iclCounters: iclCopyCounters,
     ctlCounters: () => daemon?.ctl?.counters ?? null,
+    backendFaults: () => (daemon?.lunList() ?? []).flatMap((l) => Object.entries(l.faults).map(([code, count]) => ({ lun: l.name, code, count }))),
   });
   return {
     address,

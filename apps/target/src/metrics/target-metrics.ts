@@ -7,6 +7,8 @@
  *   latency histogram (arrival of the SCSI Command PDU → CTL done) — fed by
  *   the frontend's `CommandObserver` hook;
  * - the number of sessions per target, read from the frontend at scrape time;
+ * - backend storage errors per LUN (configuration name) and errno, read at
+ *   scrape time (`iscsi_target_lun_backend_errors_total`);
  * - the copy counters (DESIGN.md §3.3) of the ICL and CTL layers: payload
  *   bytes copied in userspace versus passed by reference, per direction,
  *   read at scrape time.
@@ -57,6 +59,8 @@ export interface MetricsSources {
   readonly iclCounters: CopyCounters;
   /** CTL copy counters (`ctl.counters`), or null before start. */
   ctlCounters(): CtlCopyCounters | null;
+  /** Storage errors per LUN name and errno (ENOSPC, EIO...), cumulative; optional. */
+  backendFaults?(): Array<{ lun: string; code: string; count: number }>;
 }
 
 type Op = 'read' | 'write' | 'other';
@@ -142,8 +146,16 @@ export class TargetMetrics implements CommandObserver {
       labelNames: ['layer', 'direction', 'kind'],
       registers,
     });
+    const backendErrors = new Counter({
+      name: 'iscsi_target_lun_backend_errors_total',
+      help: 'Storage errors reported by a LUN\'s backend (ENOSPC, EIO...), per LUN name and errno ("other" without one).',
+      labelNames: ['lun', 'code'],
+      registers,
+    });
     // Values read from live state are refreshed just before each scrape.
     this.#beforeScrape = () => {
+      backendErrors.reset();
+      for (const f of this.#sources.backendFaults?.() ?? []) backendErrors.inc({ lun: f.lun, code: f.code }, f.count);
       sessionsGauge.reset();
       const frontend = this.#sources.frontend();
       const live = new Set<number>();

@@ -31,6 +31,7 @@ import { addrKey, type DaemonHost, type ListenerEntry } from '../daemon-host.js'
 import { resizeBackend, sameLunMap } from '../inventory.js';
 import { ctlLunOptions, openLun, prStoreFor } from '../lun-factory.js';
 import { meterBackend, type MeteredLun } from '../lun-stats.js';
+import { sysErrorText } from '../sys-error.js';
 import { describeGlobalChange, differingKeys, diffConfig, isEmptyDiff, targetShape, usedLuns, type ConfigDiff } from './config-diff.js';
 import { ReloadError, type ReloadReport } from './report.js';
 
@@ -83,7 +84,7 @@ async function prepareReload(h: DaemonHost, next: DaemonConfig, diff: ConfigDiff
         try {
           newListeners.push(await h.openPortal(pg, addr));
         } catch (e) {
-          throw new ReloadError(`${formatPos(pg.pos)}: portal-group "${pg.name}": cannot listen on ${addrKey(addr)}: ${(e as Error).message}`, { cause: e });
+          throw new ReloadError(`${formatPos(pg.pos)}: portal-group "${pg.name}": cannot listen on ${addrKey(addr)}: ${sysErrorText(e, addrKey(addr), formatHostPort(addr.host, addr.port))}`, { cause: e });
         }
       }
     }
