@@ -45,7 +45,7 @@ import type { DaemonConfig, LunConfig, PortalGroupConfig } from './config/model.
 import { formatSize } from './config/size.js';
 import { answerOtherKey } from './discovery.js';
 import { nullLogger, type Logger } from './logger.js';
-import { ctlLunOptions, openLun, prStoreFor } from './lun-factory.js';
+import { ctlLunOptions, openLun, prStoreFor, warnShrunk } from './lun-factory.js';
 import { DAEMON_DEFAULTS, type DaemonOptions } from './options.js';
 import { acquirePidfile, type Pidfile } from './pidfile.js';
 import { DiscoveryCatalog, sendTargets } from './send-targets.js';
@@ -272,6 +272,7 @@ export class TargetDaemon {
     for (const t of config.targets) for (const l of t.luns.values()) used.set(l.name, l);
     for (const lun of used.values()) {
       const be = meterBackend(await openLun(lun, { copyMode: !this.#opts.noCopy, backends: this.#plug.backends }));
+      warnShrunk(this.#log, lun, be);
       let id: number;
       try {
         const prStore = prStoreFor(lun);
@@ -505,8 +506,8 @@ export class TargetDaemon {
   }
 
   /** Resizes a LUN (any origin) and raises CAPACITY DATA HAS CHANGED. */
-  resizeLun(ref: string, size: number): Promise<AdminLunInfo> {
-    return this.#admin.resizeLun(ref, size);
+  resizeLun(ref: string, size: number, force = false): Promise<AdminLunInfo> {
+    return this.#admin.resizeLun(ref, size, force);
   }
 
   /** Live sessions. */

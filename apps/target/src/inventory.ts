@@ -55,11 +55,21 @@ export class LunInventory {
   }
 }
 
-/** Resizes a backend that can (`resize(bytes)`, ctl-block's file and RAM disk backends). */
-export async function resizeBackend(be: MeteredLun, size: number): Promise<void> {
-  const resize = (be as unknown as { resize?: (bytes: number) => Promise<number> }).resize;
+/**
+ * Resizes a backend that can (`resize(bytes, { allowShrink })`, ctl-block's
+ * file and RAM disk backends). A smaller size is refused by the backend
+ * (`ShrinkRefusedError`, with the bytes that would be lost) unless
+ * `allowShrink`.
+ */
+export async function resizeBackend(be: MeteredLun, size: number, options: { allowShrink?: boolean } = {}): Promise<void> {
+  const resize = (be as unknown as { resize?: (bytes: number, o: { allowShrink?: boolean }) => Promise<number> }).resize;
   if (typeof resize !== 'function') throw new ReloadError('this backend cannot be resized');
-  await resize(size);
+  await resize(size, { allowShrink: options.allowShrink === true });
+}
+
+/** The capacity of `be` in bytes. */
+export function capacityOf(be: MeteredLun): number {
+  return be.numBlocks * be.blockSize;
 }
 
 export function sameLunMap(a: ReadonlyMap<number, number> | null, b: ReadonlyMap<number, number>): boolean {

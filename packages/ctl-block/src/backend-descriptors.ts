@@ -14,9 +14,10 @@
  * ctl.conf.
  */
 import { stat } from 'node:fs/promises';
+import { resolve as resolvePath } from 'node:path';
 import type { BackendDescriptor, BackendLun, BackendOpenParams } from '@iscsi-target/ctl-core';
 import type { BufferPool } from './buffer-pool.js';
-import { BackendOpenError } from './errors.js';
+import { BackendOpenError, ShrinkRefusedError } from './errors.js';
 import { FileBackend, type FileBackendOptions } from './file-backend.js';
 import type { LunIdentityOptions } from './lun-identity.js';
 import { RamdiskBackend, type RamdiskBackendOptions } from './ramdisk-backend.js';
@@ -62,6 +63,13 @@ async function requireExisting(p: BackendOpenParams, path: string): Promise<void
   }
 }
 
+/** Refuses (as open would) an existing regular file larger than `size` unless the LUN allows shrinking. */
+async function refuseShrink(p: BackendOpenParams, path: string): Promise<void> {
+  if (p.size === null || p.allowShrink === true) return;
+  const st = await stat(path).catch(() => null);
+  if (st !== null && st.isFile() && st.size > p.size) throw new ShrinkRefusedError(resolvePath(path), st.size, p.size);
+}
+
 /** A `block` descriptor whose LUNs use `options.pool`. */
 export function createBlockBackendDescriptor(options: BackendDescriptorOptions = {}): BackendDescriptor {
   return {
@@ -74,12 +82,14 @@ export function createBlockBackendDescriptor(options: BackendDescriptorOptions =
     async check(p) {
       if (p.path === null) throw new BackendOpenError('backend block needs a "path"');
       await requireExisting(p, p.path);
+      await refuseShrink(p, p.path);
     },
     async open(p): Promise<BackendLun> {
       if (p.path === null) throw new BackendOpenError('backend block needs a "path"');
       await requireExisting(p, p.path);
       const f: FileBackendOptions = { ...identityOf(p), path: p.path, blockSize: p.blockSize, readOnly: p.readOnly, copyMode: p.copyMode };
       if (p.size !== null) f.size = p.size;
+      if (p.allowShrink === true) f.allowShrink = true;
       const pblock = num(p, 'pblocksize');
       if (pblock !== undefined) f.physicalBlockSize = pblock;
       const rpm = num(p, 'rpm');

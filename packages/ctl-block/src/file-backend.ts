@@ -68,10 +68,16 @@ export interface FileBackendOptions extends LunIdentityOptions {
   /**
    * Capacity in bytes (a multiple of `blockSize`). Creates a missing file
    * sparse; grows a smaller existing file; an existing larger file is an
-   * error (`ShrinkRefusedError`). For a device: at most the device size.
-   * Default: the file's or device's size, rounded down to whole blocks.
+   * error (`ShrinkRefusedError`) unless `allowShrink`. For a device: at
+   * most the device size. Default: the file's or device's size, rounded
+   * down to whole blocks.
    */
   size?: number;
+  /**
+   * An existing file larger than `size` is truncated to `size` at open
+   * (the data beyond it is lost; `shrunkFromBytes` says so). Default false.
+   */
+  allowShrink?: boolean;
   /** Open read-only (default false). */
   readOnly?: boolean;
   /** Report a volatile write cache (default true); false flushes every write. */
@@ -205,6 +211,8 @@ interface FileBackendInit {
   holes: HoleOps | null;
   granularityBytes: number;
   maxWriteSameBytes: number;
+  shrunkFrom: number | null;
+  created: boolean;
 }
 
 function errnoOf(err: unknown): string | undefined {
@@ -233,6 +241,10 @@ export class FileBackend implements BackendLun {
   readonly maxTransferBlocks = 0;
   readonly optimalTransferBlocks: number;
   readonly copyMode: boolean;
+  /** The size of the file before `allowShrink` truncated it at open; null if it was not shrunk. */
+  readonly shrunkFromBytes: number | null;
+  /** `open` created the file (it did not exist). */
+  readonly created: boolean;
   readonly #io: FileIo;
   readonly #fd: number;
   readonly #dispatcher: BlockDispatcher;
@@ -263,6 +275,8 @@ export class FileBackend implements BackendLun {
     this.rotationRate = init.rotationRate;
     this.optimalTransferBlocks = init.maxIoSize / init.blockSize;
     this.copyMode = init.copyMode;
+    this.shrunkFromBytes = init.shrunkFrom;
+    this.created = init.created;
     this.#io = init.io;
     this.#fd = init.fd;
     this.#numBlocks = init.numBlocks;
@@ -337,6 +351,7 @@ export class FileBackend implements BackendLun {
       throw new BackendOpenError(`cannot open ${path}${hint}: ${(err as Error).message}`, { cause: err });
     }
 
+    let shrunkFrom: number | null = null;
     try {
       const st = await io.fstat(fd);
       let size: number;
@@ -351,9 +366,10 @@ export class FileBackend implements BackendLun {
       } else if (st.isFile()) {
         if (requested === undefined || requested === st.size) {
           size = st.size;
-        } else if (requested < st.size && !created) {
+        } else if (requested < st.size && !created && options.allowShrink !== true) {
           throw new ShrinkRefusedError(path, st.size, requested);
         } else {
+          if (requested < st.size && !readOnly) shrunkFrom = st.size;
           if (readOnly) throw new BackendOpenError(`${path} is read-only and smaller than the requested size`);
           await io.ftruncate(fd, requested); // extends with a hole: sparse
           size = requested;
@@ -385,6 +401,8 @@ export class FileBackend implements BackendLun {
         holes,
         granularityBytes: st.blksize > 0 ? st.blksize : blockSize,
         maxWriteSameBytes: requirePositiveInteger('maxWriteSameBytes', options.maxWriteSameBytes ?? DEFAULT_MAX_WRITE_SAME_BYTES),
+        shrunkFrom,
+        created,
       });
     } catch (err) {
       await io.close(fd).catch(() => undefined);
@@ -413,8 +431,11 @@ export class FileBackend implements BackendLun {
    * returns the new number of blocks. The caller then tells CTL
    * (`ctl.lunCapacityChanged`) so initiators get a CAPACITY DATA HAS CHANGED
    * unit attention. Not supported on block devices or read-only LUNs.
+   * A smaller size discards the data beyond it, so it is refused
+   * (`ShrinkRefusedError`, saying how much would be lost) unless
+   * `allowShrink`.
    */
-  async resize(newSizeBytes: number): Promise<number> {
+  async resize(newSizeBytes: number, options: { allowShrink?: boolean } = {}): Promise<number> {
     if (this.isBlockDevice) throw new UnsupportedOperationError('cannot resize a block device LUN');
     if (this.readOnly) throw new UnsupportedOperationError('cannot resize a read-only LUN');
     if (this.#shutdown) throw new BackendShutDownError();
@@ -422,6 +443,8 @@ export class FileBackend implements BackendLun {
     if (newSizeBytes % this.blockSize !== 0) {
       throw new InvalidOptionError(`size ${newSizeBytes} is not a multiple of ${this.blockSize}`);
     }
+    const current = this.#numBlocks * this.blockSize;
+    if (newSizeBytes < current && options.allowShrink !== true) throw new ShrinkRefusedError(this.path, current, newSizeBytes);
     await this.#io.ftruncate(this.#fd, newSizeBytes);
     this.#numBlocks = newSizeBytes / this.blockSize;
     return this.#numBlocks;

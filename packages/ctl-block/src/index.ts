@@ -40,6 +40,7 @@ export {
   RefCountError,
   BackendOpenError,
   ShrinkRefusedError,
+  describeBytes,
   UnsupportedOperationError,
   BackendShutDownError,
   DatamoveProtocolError,

@@ -30,7 +30,7 @@ import type {
 import { defaultBufferPool, type BufferPool } from './buffer-pool.js';
 import type { AllocationExtent, BlockStore, ReadPiece } from './block-store.js';
 import { BlockDispatcher } from './block-dispatch.js';
-import { BackendShutDownError, InvalidOptionError } from './errors.js';
+import { BackendShutDownError, InvalidOptionError, ShrinkRefusedError } from './errors.js';
 import { lunIdentity, type LunIdentityOptions } from './lun-identity.js';
 import {
   DEFAULT_BLOCK_SIZE,
@@ -209,18 +209,21 @@ export class RamdiskBackend implements BackendLun {
 
   /**
    * Changes the capacity (a multiple of `blockSize`); shrinking forgets the
-   * data beyond the new end. Returns the new number of blocks; the caller
+   * data beyond the new end, so it is refused (`ShrinkRefusedError`) unless
+   * `allowShrink`. Returns the new number of blocks; the caller
    * tells CTL (`ctl.lunCapacityChanged`). A memory limit that was not given
    * follows the capacity.
    */
-  resize(newSizeBytes: number): Promise<number> {
+  resize(newSizeBytes: number, options: { allowShrink?: boolean } = {}): Promise<number> {
     return new Promise((resolve) => {
       if (this.#shutdown) throw new BackendShutDownError();
       requirePositiveInteger('size', newSizeBytes);
       if (newSizeBytes % this.blockSize !== 0) {
         throw new InvalidOptionError(`size ${newSizeBytes} is not a multiple of ${this.blockSize}`);
       }
-      if (newSizeBytes < this.#numBlocks * this.blockSize) this.#table.truncate(newSizeBytes);
+      const current = this.#numBlocks * this.blockSize;
+      if (newSizeBytes < current && options.allowShrink !== true) throw new ShrinkRefusedError(`RAM disk ${this.serialNumber}`, current, newSizeBytes);
+      if (newSizeBytes < current) this.#table.truncate(newSizeBytes);
       if (this.#limitFollowsSize) this.#table.maxPages = Math.ceil(newSizeBytes / this.pageSize);
       this.#numBlocks = newSizeBytes / this.blockSize;
       resolve(this.#numBlocks);

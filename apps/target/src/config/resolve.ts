@@ -53,6 +53,12 @@ export const KNOWN_LUN_OPTIONS: Record<string, (v: string) => string | null> = {
     const n = parseCount(v);
     return n !== null && n <= 0xffff ? null : 'expected 0 to 65535 (1 = non-rotating)';
   },
+  /**
+   * Beyond ctld: `option allow_shrink on` lets start and reload shrink the
+   * LUN's backing store to a smaller `size` (the data past it is lost; logged
+   * at warn). Off (the default): such a shrink is refused.
+   */
+  allow_shrink: (v) => (v === 'on' || v === 'off' ? null : 'expected "on" or "off"'),
   /** ctld `option removable`: a removable medium (CTL LUN option, not the backend's). */
   removable: (v) => (v === 'on' || v === 'off' ? null : 'expected "on" or "off"'),
 };
