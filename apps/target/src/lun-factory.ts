@@ -68,7 +68,7 @@ function backendOptions(lun: LunConfig, d: BackendDescriptor): Map<string, strin
   for (const key of d.options) {
     const v = lun.options.get(key);
     if (v === undefined) continue;
-    if (key === 'pblocksize') out.set(key, String(parseSize(v)));
+    if (key === 'pblocksize' || key === 'capacity') out.set(key, String(parseSize(v)));
     else if (key === 'rpm') out.set(key, String(parseCount(v)));
     else out.set(key, v);
   }

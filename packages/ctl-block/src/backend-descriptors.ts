@@ -7,7 +7,9 @@
  * one LUN) to each backend's options, refuses a missing backing file unless
  * the LUN may be created, and checks without opening (`check`, for the
  * daemon's `--check`). Option values arrive already validated by the daemon
- * (`pblocksize` and `rpm` as decimal numbers, switches as `on`/`off`).
+ * (`pblocksize`, `rpm` and `capacity` as decimal numbers, switches as
+ * `on`/`off`). `unmap off` makes a LUN fully provisioned as reported (no
+ * UNMAP, LBPME 0); `capacity` (ramdisk) caps the memory it allocates.
  *
  * What it does not do: register anything at import time (the daemon, or an
  * embedder, calls `registerBackend(blockBackendDescriptor)`), or parse
@@ -75,7 +77,7 @@ export function createBlockBackendDescriptor(options: BackendDescriptorOptions =
   return {
     name: 'block',
     description: 'a file or block device (thin files created sparse; UNMAP punches holes)',
-    options: ['writecache', 'pblocksize', 'rpm'],
+    options: ['writecache', 'pblocksize', 'rpm', 'unmap'],
     needsPath: true,
     needsSize: false,
     available: () => null,
@@ -96,6 +98,8 @@ export function createBlockBackendDescriptor(options: BackendDescriptorOptions =
       if (rpm !== undefined) f.rotationRate = rpm;
       const wc = onOff(p, 'writecache');
       if (wc !== undefined) f.writeCache = wc;
+      // unmap off: not thin provisioned (no UNMAP, no WRITE SAME UNMAP, LBPME/LBPU/LBPWS 0), as FreeBSD ties LBPME to UNMAP.
+      if (onOff(p, 'unmap') === false) f.thin = false;
       if (options.pool !== undefined) f.pool = options.pool;
       return FileBackend.open(f);
     },
@@ -107,7 +111,7 @@ export function createRamdiskBackendDescriptor(options: BackendDescriptorOptions
   return {
     name: 'ramdisk',
     description: 'memory, allocated on first write (contents lost when the daemon stops)',
-    options: ['writecache', 'pblocksize'],
+    options: ['writecache', 'pblocksize', 'unmap', 'capacity'],
     needsPath: false,
     needsSize: true,
     available: () => null,
@@ -118,6 +122,9 @@ export function createRamdiskBackendDescriptor(options: BackendDescriptorOptions
       if (pblock !== undefined) r.physicalBlockSize = pblock;
       const wc = onOff(p, 'writecache');
       if (wc !== undefined) r.writeCache = wc;
+      if (onOff(p, 'unmap') === false) r.thin = false;
+      const capacity = num(p, 'capacity');
+      if (capacity !== undefined) r.memoryLimit = capacity;
       if (options.pool !== undefined) r.pool = options.pool;
       try {
         return Promise.resolve(new RamdiskBackend(r));

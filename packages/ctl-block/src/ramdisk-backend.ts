@@ -60,6 +60,12 @@ export interface RamdiskBackendOptions extends LunIdentityOptions {
    * need more get SPACE ALLOCATION FAILED.
    */
   memoryLimit?: number;
+  /**
+   * Thin provisioned (default true): UNMAP and WRITE SAME with UNMAP free
+   * pages, LBPME = 1. False: reported fully provisioned, no UNMAP (ctld
+   * `option unmap off`).
+   */
+  thin?: boolean;
   /** Report a volatile write cache (default false: RAM writes are complete when done). */
   writeCache?: boolean;
   readOnly?: boolean;
@@ -119,7 +125,7 @@ export class RamdiskBackend implements BackendLun {
   readonly naa: Buffer;
   readonly readOnly: boolean;
   readonly writeCache: boolean;
-  readonly thinProvisioned = true;
+  readonly thinProvisioned: boolean;
   readonly provisioning: LogicalBlockProvisioningInfo;
   readonly rotationRate = 1;
   readonly maxTransferBlocks = 0;
@@ -163,6 +169,7 @@ export class RamdiskBackend implements BackendLun {
     this.deviceId = identity.deviceId;
     this.naa = identity.naa;
     this.readOnly = options.readOnly ?? false;
+    this.thinProvisioned = options.thin ?? true;
     this.writeCache = options.writeCache ?? false;
     this.optimalTransferBlocks = maxIoSize / blockSize;
     this.copyMode = copyMode;
