@@ -23,9 +23,13 @@
  * bounded MAXIMUM UNMAP LBA COUNT). Either way unmapped blocks read as zeros
  * (LBPRZ = 1).
  *
+ * Locking: the store is `flock`ed (exclusive when writable, shared when
+ * read-only) for the backend's lifetime, so a second process cannot serve
+ * it (`backing-lock.ts`; nothing is locked without the native helper).
+ *
  * It does not do COMPARE AND WRITE, O_DIRECT, or serialization of
- * sequential reads; it does not hold the device exclusively (no O_EXCL on
- * block devices).
+ * sequential reads; it does not open block devices with O_EXCL (the
+ * advisory lock guards only against processes that also lock).
  */
 import { resolve as resolvePath } from 'node:path';
 import type {
@@ -36,6 +40,7 @@ import type {
   ScsiIo,
 } from '@iscsi-target/ctl-core';
 import { defaultBufferPool, type BufferPool } from './buffer-pool.js';
+import { acquireBackingLock, type BackingLock } from './backing-lock.js';
 import { BeIo, freeBeIo, kernDataRef } from './beio.js';
 import type { AllocationExtent, BlockStore, ReadPiece } from './block-store.js';
 import { loadHoleOps, type HoleOps } from './hole-ops.js';
@@ -88,6 +93,14 @@ export interface FileBackendOptions extends LunIdentityOptions {
   physicalBlockSize?: number;
   /** VPD 0xB1 medium rotation rate: 0 not reported (default), 1 non-rotating. */
   rotationRate?: number;
+  /**
+   * Lock the store against other processes (default true): an exclusive
+   * `flock` when writable, a shared one when read-only (`backing-lock.ts`);
+   * a conflicting lock held elsewhere fails the open with
+   * `BackingLockedError`. Without the native helper nothing is locked
+   * (`lockHeld` is false).
+   */
+  lock?: boolean;
   /** Pool of read / copy-mode buffers (default: the process-wide pool). */
   pool?: BufferPool;
   /** Largest datamove piece in bytes (multiple of `blockSize`, ≤ pool cap; default 1 MiB). */
@@ -213,6 +226,7 @@ interface FileBackendInit {
   maxWriteSameBytes: number;
   shrunkFrom: number | null;
   created: boolean;
+  lock: BackingLock | null;
 }
 
 function errnoOf(err: unknown): string | undefined {
@@ -245,6 +259,9 @@ export class FileBackend implements BackendLun {
   readonly shrunkFromBytes: number | null;
   /** `open` created the file (it did not exist). */
   readonly created: boolean;
+  /** A lock against other processes is held on the store (see `FileBackendOptions.lock`). */
+  readonly lockHeld: boolean;
+  readonly #lock: BackingLock | null;
   readonly #io: FileIo;
   readonly #fd: number;
   readonly #dispatcher: BlockDispatcher;
@@ -277,6 +294,8 @@ export class FileBackend implements BackendLun {
     this.copyMode = init.copyMode;
     this.shrunkFromBytes = init.shrunkFrom;
     this.created = init.created;
+    this.lockHeld = init.lock?.held === true;
+    this.#lock = init.lock;
     this.#io = init.io;
     this.#fd = init.fd;
     this.#numBlocks = init.numBlocks;
@@ -352,8 +371,11 @@ export class FileBackend implements BackendLun {
     }
 
     let shrunkFrom: number | null = null;
+    let lock: BackingLock | null = null;
     try {
       const st = await io.fstat(fd);
+      // Before anything changes the store (grow, shrink): another process may be serving it.
+      if (options.lock !== false) lock = acquireBackingLock(path, st.dev, st.ino, readOnly ? 'shared' : 'exclusive');
       let size: number;
       let isBlockDevice = false;
       if (st.isBlockDevice()) {
@@ -403,9 +425,11 @@ export class FileBackend implements BackendLun {
         maxWriteSameBytes: requirePositiveInteger('maxWriteSameBytes', options.maxWriteSameBytes ?? DEFAULT_MAX_WRITE_SAME_BYTES),
         shrunkFrom,
         created,
+        lock,
       });
     } catch (err) {
       await io.close(fd).catch(() => undefined);
+      lock?.release();
       if (created) await io.unlink(path).catch(() => undefined);
       throw err;
     }
@@ -470,6 +494,7 @@ export class FileBackend implements BackendLun {
             (e: unknown) => (e instanceof Error ? e : new Error('fdatasync failed', { cause: e })),
           );
       await this.#io.close(this.#fd);
+      this.#lock?.release();
       if (flushError !== null) throw flushError;
     })();
     return this.#shutdown;
