@@ -8,6 +8,7 @@
  * What it does not do: no opening or closing of backends, no CTL calls: the
  * callers do both and record the result here.
  */
+import { backingIdentity, type BackingIdentity, type StoreHolder } from './backing-identity.js';
 import type { TargetConfig, LunConfig } from './config/model.js';
 import type { MeteredLun } from './lun-stats.js';
 import { ReloadError } from './reload/report.js';
@@ -16,6 +17,8 @@ import { ReloadError } from './reload/report.js';
 export interface LunEntryState {
   config: LunConfig;
   readonly be: MeteredLun;
+  /** Its backing store as identified when it was opened (null: no file path). */
+  readonly identity: BackingIdentity | null;
 }
 
 export class LunInventory {
@@ -29,7 +32,17 @@ export class LunInventory {
   /** Records a LUN added to CTL as `id`. */
   add(name: string, id: number, config: LunConfig, be: MeteredLun): void {
     this.ctlLuns.set(name, id);
-    this.lunState.set(name, { config, be });
+    this.lunState.set(name, { config, be, identity: backingIdentity(config) });
+  }
+
+  /** The stores the served LUNs hold, except those of the LUNs in `leaving`. */
+  storeHolders(leaving: ReadonlySet<string> = new Set()): StoreHolder[] {
+    const out: StoreHolder[] = [];
+    for (const [name, st] of this.lunState) {
+      if (leaving.has(name) || st.identity === null || st.config.path === null) continue;
+      out.push({ name, path: st.config.path, identity: st.identity });
+    }
+    return out;
   }
 
   /** Forgets LUN `name`; returns its CTL id, if it had one. */

@@ -19,6 +19,7 @@ import { stat } from 'node:fs/promises';
 import { resolve as resolvePath } from 'node:path';
 import type { BackendDescriptor, BackendLun, BackendOpenParams } from '@iscsi-target/ctl-core';
 import type { BufferPool } from './buffer-pool.js';
+import { probeBackingLock } from './backing-lock.js';
 import { BackendOpenError, ShrinkRefusedError } from './errors.js';
 import { FileBackend, type FileBackendOptions } from './file-backend.js';
 import type { LunIdentityOptions } from './lun-identity.js';
@@ -85,6 +86,9 @@ export function createBlockBackendDescriptor(options: BackendDescriptorOptions =
       if (p.path === null) throw new BackendOpenError('backend block needs a "path"');
       await requireExisting(p, p.path);
       await refuseShrink(p, p.path);
+      // What open would meet: another process holding the file (a writable LUN needs it to itself).
+      const locked = probeBackingLock(resolvePath(p.path), p.readOnly ? 'shared' : 'exclusive');
+      if (locked !== null) throw locked;
     },
     async open(p): Promise<BackendLun> {
       if (p.path === null) throw new BackendOpenError('backend block needs a "path"');

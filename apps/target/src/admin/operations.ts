@@ -11,6 +11,7 @@
  * `protocol.ts`), no reload (`reload/apply.ts`).
  */
 import { TargetState, type SessionInfo } from '@iscsi-target/ctl-frontend-iscsi';
+import { duplicateBacking } from '../backing-identity.js';
 import { formatHostPort } from '../config/listen-address.js';
 import type { LunConfig, TargetConfig } from '../config/model.js';
 import { formatSize } from '../config/size.js';
@@ -126,6 +127,8 @@ export class AdminOperations {
       create: true,
       pos: { file: '<admin>', line: 0, col: 0 },
     };
+    const dup = duplicateBacking([config], this.#h.inventory.storeHolders());
+    if (dup !== null) throw new AdminError(dup);
     let be: MeteredLun;
     try {
       be = meterBackend(await openLun(config, { copyMode: !this.#h.opts.noCopy, backends: this.#h.plug.backends }));
@@ -140,8 +143,7 @@ export class AdminOperations {
       await be.shutdown().catch(() => {});
       throw new AdminError(`cannot add the LUN: ${(e as Error).message}`);
     }
-    this.#h.inventory.ctlLuns.set(name, id);
-    this.#h.inventory.lunState.set(name, { config, be });
+    this.#h.inventory.add(name, id, config, be);
     if (target !== undefined) {
       const k = target.name.toLowerCase();
       const m = this.#h.inventory.adminMaps.get(k) ?? new Map<number, string>();

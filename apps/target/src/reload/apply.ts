@@ -25,6 +25,7 @@
  * handling (`main.ts`).
  */
 import { TargetState, type IscsiFrontend } from '@iscsi-target/ctl-frontend-iscsi';
+import { duplicateBacking } from '../backing-identity.js';
 import { formatPos } from '../config/errors.js';
 import { formatHostPort } from '../config/listen-address.js';
 import type { DaemonConfig, LunConfig, TargetConfig } from '../config/model.js';
@@ -81,6 +82,9 @@ async function prepareReload(h: DaemonHost, next: DaemonConfig, diff: ConfigDiff
   const replaced = diff.luns.changed.filter((c) => c.kind === 'replace');
   const toOpen = [...diff.luns.added, ...replaced.map((c) => c.new)];
   const leaving = new Set([...diff.luns.removed, ...replaced.map((c) => c.old)].map((l) => h.inventory.ctlLuns.get(l.name)));
+  // One backing store, one LUN: against the LUNs that stay and among the new ones (device and inode).
+  const dup = duplicateBacking(toOpen, h.inventory.storeHolders(new Set([...diff.luns.removed, ...replaced.map((c) => c.old)].map((l) => l.name))));
+  if (dup !== null) throw new ReloadError(dup);
   const taken = new Set([...h.inventory.ctlLuns.values()].filter((id) => !leaving.has(id)));
   for (const l of toOpen) {
     if (l.ctlLun === null) continue;
@@ -165,8 +169,7 @@ async function commitReload(h: DaemonHost, next: DaemonConfig, diff: ConfigDiff,
       // Inventory unit attentions go only to the ports whose map changes (below).
       const prStore = prStoreFor(l);
       const id = ctl.addLun(be, l.ctlLun ?? undefined, { ...ctlLunOptions(l), ...(prStore ? { prStore } : {}), inventoryUa: false });
-      h.inventory.ctlLuns.set(l.name, id);
-      h.inventory.lunState.set(l.name, { config: l, be });
+      h.inventory.add(l.name, id, l, be);
       return true;
     } catch (e) {
       void be.shutdown().catch(() => {});
