@@ -45,7 +45,9 @@ import type { DaemonConfig, LunConfig, PortalGroupConfig } from './config/model.
 import { formatSize } from './config/size.js';
 import { answerOtherKey } from './discovery.js';
 import { nullLogger, type Logger } from './logger.js';
-import { ctlLunOptions, openLun, prStoreFor } from './lun-factory.js';
+import { backingLockUnavailable } from '@iscsi-target/ctl-block';
+import { duplicateBacking } from './backing-identity.js';
+import { ctlLunOptions, openLun, prStoreFor, warnShrunk } from './lun-factory.js';
 import { DAEMON_DEFAULTS, type DaemonOptions } from './options.js';
 import { acquirePidfile, type Pidfile } from './pidfile.js';
 import { DiscoveryCatalog, sendTargets } from './send-targets.js';
@@ -274,8 +276,14 @@ export class TargetDaemon {
     this.#ctl = ctl;
     const used = new Map<string, LunConfig>();
     for (const t of config.targets) for (const l of t.luns.values()) used.set(l.name, l);
+    // One backing store, one LUN (device and inode, after resolving links; the file only compared paths).
+    const dup = duplicateBacking(used.values());
+    if (dup !== null) throw new StartError(dup);
+    const noLocks = backingLockUnavailable();
+    if (noLocks !== null && [...used.values()].some((l) => l.backend === 'block')) this.#log.warn({ locks: false }, `${noLocks}: another daemon could serve the same file`);
     for (const lun of used.values()) {
       const be = meterBackend(await openLun(lun, { copyMode: !this.#opts.noCopy, backends: this.#plug.backends }));
+      warnShrunk(this.#log, lun, be);
       let id: number;
       try {
         const prStore = prStoreFor(lun);
@@ -509,8 +517,8 @@ export class TargetDaemon {
   }
 
   /** Resizes a LUN (any origin) and raises CAPACITY DATA HAS CHANGED. */
-  resizeLun(ref: string, size: number): Promise<AdminLunInfo> {
-    return this.#admin.resizeLun(ref, size);
+  resizeLun(ref: string, size: number, force = false): Promise<AdminLunInfo> {
+    return this.#admin.resizeLun(ref, size, force);
   }
 
   /** Live sessions. */

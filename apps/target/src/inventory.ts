@@ -8,6 +8,7 @@
  * What it does not do: no opening or closing of backends, no CTL calls: the
  * callers do both and record the result here.
  */
+import { backingIdentity, type BackingIdentity, type StoreHolder } from './backing-identity.js';
 import type { TargetConfig, LunConfig } from './config/model.js';
 import type { BackendFault, MeteredLun } from './lun-stats.js';
 import { ReloadError } from './reload/report.js';
@@ -16,6 +17,8 @@ import { ReloadError } from './reload/report.js';
 export interface LunEntryState {
   config: LunConfig;
   readonly be: MeteredLun;
+  /** Its backing store as identified when it was opened (null: no file path). */
+  readonly identity: BackingIdentity | null;
 }
 
 export class LunInventory {
@@ -37,7 +40,17 @@ export class LunInventory {
     const sink = this.#onFault;
     if (sink !== null) be.onFault = (f) => sink(name, f);
     this.ctlLuns.set(name, id);
-    this.lunState.set(name, { config, be });
+    this.lunState.set(name, { config, be, identity: backingIdentity(config) });
+  }
+
+  /** The stores the served LUNs hold, except those of the LUNs in `leaving`. */
+  storeHolders(leaving: ReadonlySet<string> = new Set()): StoreHolder[] {
+    const out: StoreHolder[] = [];
+    for (const [name, st] of this.lunState) {
+      if (leaving.has(name) || st.identity === null || st.config.path === null) continue;
+      out.push({ name, path: st.config.path, identity: st.identity });
+    }
+    return out;
   }
 
   /** Forgets LUN `name`; returns its CTL id, if it had one. */
@@ -63,11 +76,21 @@ export class LunInventory {
   }
 }
 
-/** Resizes a backend that can (`resize(bytes)`, ctl-block's file and RAM disk backends). */
-export async function resizeBackend(be: MeteredLun, size: number): Promise<void> {
-  const resize = (be as unknown as { resize?: (bytes: number) => Promise<number> }).resize;
+/**
+ * Resizes a backend that can (`resize(bytes, { allowShrink })`, ctl-block's
+ * file and RAM disk backends). A smaller size is refused by the backend
+ * (`ShrinkRefusedError`, with the bytes that would be lost) unless
+ * `allowShrink`.
+ */
+export async function resizeBackend(be: MeteredLun, size: number, options: { allowShrink?: boolean } = {}): Promise<void> {
+  const resize = (be as unknown as { resize?: (bytes: number, o: { allowShrink?: boolean }) => Promise<number> }).resize;
   if (typeof resize !== 'function') throw new ReloadError('this backend cannot be resized');
-  await resize(size);
+  await resize(size, { allowShrink: options.allowShrink === true });
+}
+
+/** The capacity of `be` in bytes. */
+export function capacityOf(be: MeteredLun): number {
+  return be.numBlocks * be.blockSize;
 }
 
 export function sameLunMap(a: ReadonlyMap<number, number> | null, b: ReadonlyMap<number, number>): boolean {

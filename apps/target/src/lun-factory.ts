@@ -24,8 +24,9 @@
  */
 import { statSync } from 'node:fs';
 import type { BackendDescriptor, BackendLun, BackendLunIdentity, BackendOpenParams, BackendRegistry, PrStore } from '@iscsi-target/ctl-core';
-import { BackendOpenError, FilePrStore } from '@iscsi-target/ctl-block';
+import { BackendOpenError, describeBytes, FilePrStore, ShrinkRefusedError } from '@iscsi-target/ctl-block';
 import { formatPos } from './config/errors.js';
+import type { Logger } from './logger.js';
 import type { LunConfig } from './config/model.js';
 import { parseCount, parseSize } from './config/size.js';
 import { sysErrorText } from './sys-error.js';
@@ -68,7 +69,7 @@ function backendOptions(lun: LunConfig, d: BackendDescriptor): Map<string, strin
   for (const key of d.options) {
     const v = lun.options.get(key);
     if (v === undefined) continue;
-    if (key === 'pblocksize') out.set(key, String(parseSize(v)));
+    if (key === 'pblocksize' || key === 'capacity') out.set(key, String(parseSize(v)));
     else if (key === 'rpm') out.set(key, String(parseCount(v)));
     else out.set(key, v);
   }
@@ -85,6 +86,7 @@ export function openParams(lun: LunConfig, d: BackendDescriptor, copyMode: boole
     blockSize: lun.blockSize,
     readOnly: lun.options.get('readonly') === 'on',
     create: lun.create,
+    allowShrink: allowsShrink(lun),
     copyMode,
     identity: identity(lun),
     options: backendOptions(lun, d),
@@ -111,8 +113,36 @@ function saidOnce(e: Error, path: string): string {
   return e.message.slice(0, e.message.length - cause.message.length) + sysErrorText(cause, path);
 }
 
+/** `option allow_shrink on`: start and reload may shrink the backing store to `size`. */
+export function allowsShrink(lun: LunConfig): boolean {
+  return lun.options.get('allow_shrink') === 'on';
+}
+
+/** The operator's ways out of a refused shrink at start or reload. */
+export function shrinkHint(e: ShrinkRefusedError): string {
+  return `; to keep the data, set "size" to at least ${describeBytes(e.existingBytes)}; to shrink anyway, add "option allow_shrink on" to the LUN`;
+}
+
+/** How many bytes opening `be` cut off its backing store (`option allow_shrink on`), or null. */
+export function shrunkAtOpen(be: BackendLun): number | null {
+  const inner = (be as { inner?: BackendLun }).inner ?? be;
+  return (inner as { shrunkFromBytes?: number | null }).shrunkFromBytes ?? null;
+}
+
+/** Logs at warn that opening `lun` shrank its backing store (`option allow_shrink on`), if it did. */
+export function warnShrunk(log: Logger, lun: LunConfig, be: BackendLun): void {
+  const from = shrunkAtOpen(be);
+  if (from === null) return;
+  const now = be.numBlocks * be.blockSize;
+  log.warn(
+    { lun: lun.name, path: lun.path ?? undefined, oldSize: from, size: now, lostBytes: from - now },
+    `${where(lun)}lun "${lun.name}": ${lun.path ?? 'the backing store'} shrunk from ${describeBytes(from)} to ${describeBytes(now)} (option allow_shrink on): the last ${describeBytes(from - now)} are gone`,
+  );
+}
+
 function failure(lun: LunConfig, e: unknown): LunOpenError {
   if (e instanceof LunOpenError) return e;
+  if (e instanceof ShrinkRefusedError) return new LunOpenError(`${where(lun)}lun "${lun.name}": ${e.message}${shrinkHint(e)}`, { cause: e });
   // A backend's open error already says "cannot open PATH ..." or what is missing: do not say it twice.
   const detail =
     e instanceof BackendOpenError

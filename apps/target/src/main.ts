@@ -28,6 +28,8 @@ import { parseArgs } from 'node:util';
 import type { Level } from 'pino';
 import { ConfigError, embeddedConfig, loadConfigFile, type DaemonConfig } from './config.js';
 import { TargetDaemon } from './daemon.js';
+import { backingLockUnavailable } from '@iscsi-target/ctl-block';
+import { duplicateBacking } from './backing-identity.js';
 import { checkLun } from './lun-factory.js';
 import { loadPlugin, PluginError, PlugPoints } from './plug-points.js';
 import { createLogger, LOG_LEVELS } from './logger.js';
@@ -212,6 +214,8 @@ export async function checkConfiguration(config: DaemonConfig, plug: PlugPoints,
   const problems: string[] = [];
   const used = new Set<string>();
   for (const t of config.targets) for (const l of t.luns.values()) used.add(l.name);
+  const dup = duplicateBacking([...config.luns.values()].filter((l) => used.has(l.name)));
+  if (dup !== null) problems.push(dup);
   for (const lun of config.luns.values()) {
     if (!used.has(lun.name)) continue;
     try {
@@ -295,6 +299,8 @@ export async function runCli(argv: readonly string[] = process.argv.slice(2)): P
 
   if (o.check) {
     for (const w of config.warnings) process.stderr.write(`iscsi-target: warning: ${w}\n`);
+    const noLocks = backingLockUnavailable();
+    if (noLocks !== null && [...config.luns.values()].some((l) => l.backend === 'block')) process.stderr.write(`iscsi-target: warning: ${noLocks}\n`);
     const problems = await checkConfiguration(config, plug, o.nic ?? null);
     for (const line of describePlugPoints(plug)) process.stdout.write(`iscsi-target: ${line}\n`);
     for (const p of problems) process.stderr.write(`iscsi-target: ${p}\n`);

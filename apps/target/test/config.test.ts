@@ -190,7 +190,21 @@ describe('config: the supported subset', () => {
     ]);
   });
 
-  it('warns about unknown backend options, unused LUNs and portal groups, odd names', () => {
+  it('refuses LUN options it cannot honour instead of ignoring them with a warning', () => {
+    const t = (opt: string, backend = ''): string => `target iqn.2012-06.com.example:t { auth-type none\n lun 0 { path /x; size 1M; ${backend}option ${opt} } }`;
+    expect(() => parseConfig(t('frobnicate on'), 'f')).toThrow('f:2:35: lun "iqn.2012-06.com.example:t,lun,0": option "frobnicate" is not implemented by this daemon');
+    expect(() => parseConfig(t('readcache off'), 'f')).toThrow(/option readcache "off": not supported: reads always go through the page cache/);
+    expect(() => parseConfig(t('serseq on'), 'f')).toThrow(/option serseq "on": not supported/);
+    expect(() => parseConfig(t('insecure_tpc on'), 'f')).toThrow(/option insecure_tpc "on": not supported: EXTENDED COPY only reaches/);
+    expect(() => parseConfig(t('capacity 1M'), 'f')).toThrow(/option "capacity" is not supported by backend block/);
+    expect(() => parseConfig(t('rpm 1', 'backend ramdisk; '), 'f')).toThrow(/option "rpm" is not supported by backend ramdisk/);
+    for (const ok of ['readcache on', 'serseq off', 'insecure_tpc off', 'unmap off', 'unmap on']) {
+      expect(parseConfig(t(ok), 'f').targets[0]!.luns.get(0)!.options.get(ok.split(' ')[0]!)).toBe(ok.split(' ')[1]);
+    }
+    expect(parseConfig(t('capacity 512K', 'backend ramdisk; '), 'f').targets[0]!.luns.get(0)!.options.get('capacity')).toBe('512K');
+  });
+
+  it('warns about unused LUNs and portal groups, odd names', () => {
     const c = parseConfig(
       'portal-group idle { listen 10.1.1.1 }\nlun spare { path /s }\n' +
         'target iqn.bad { auth-type none\n lun 0 { path /x; option unmap on } }',
@@ -198,7 +212,6 @@ describe('config: the supported subset', () => {
     );
     expect(c.warnings).toEqual([
       'f:3:8: target "iqn.bad" is not of the form iqn.YYYY-MM.reversed.domain[:id]',
-      'f:4:26: lun "iqn.bad,lun,0": option "unmap" is not known to this daemon and is ignored',
       'f:2:1: lun "spare" is not used by any target and will not be opened',
       'f:1:1: portal-group "idle" is not used by any target and will not listen',
     ]);

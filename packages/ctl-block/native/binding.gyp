@@ -3,7 +3,7 @@
     {
       "target_name": "ctl_block_native",
       "sources": ["ctl_block_native.c"],
-      "cflags": ["-Wall", "-Wextra", "-O2"]
+      "cflags": ["-Wall", "-Wextra", "-Werror", "-O2"]
     }
   ]
 }

@@ -1,5 +1,5 @@
 /*
- * ctl_block_native: the two Linux file-system calls the file backend needs
+ * ctl_block_native: the Linux file-system calls the file backend needs
  * and Node's fs lacks, as a Node-API addon.
  *
  *   punchHole(fd, offset, length) -> Promise<void>
@@ -10,6 +10,12 @@
  *       lseek(fd, offset, SEEK_DATA / SEEK_HOLE), synchronous (a metadata
  *       lookup). Returns -1 for ENXIO (no data / hole at or after offset);
  *       throws an Error with `errno` otherwise.
+ *   flock(fd, mode) -> boolean
+ *       flock(fd, LOCK_SH | LOCK_NB) for mode 1, LOCK_EX | LOCK_NB for 2,
+ *       LOCK_UN for 0; synchronous (never blocks). Returns false when
+ *       another open file description holds a conflicting lock
+ *       (EWOULDBLOCK); throws an Error with `errno` otherwise. The lock
+ *       belongs to the open file description and ends when it is closed.
  *
  * It does nothing else: no buffers cross this boundary, and the callers
  * (src/hole-ops.ts) validate the arguments and map errno values to names.
@@ -23,6 +29,7 @@
 #include <node_api.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 typedef struct {
@@ -131,11 +138,40 @@ static napi_value seek(napi_env env, napi_callback_info info, int whence) {
 static napi_value seek_data(napi_env env, napi_callback_info info) { return seek(env, info, SEEK_DATA); }
 static napi_value seek_hole(napi_env env, napi_callback_info info) { return seek(env, info, SEEK_HOLE); }
 
+static napi_value flock_nb(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  int64_t fd, mode;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (!int64_arg(env, argv, argc, 0, &fd) || !int64_arg(env, argv, argc, 1, &mode)) return NULL;
+  if (fd < 0 || fd > INT32_MAX || mode < 0 || mode > 2) {
+    napi_throw_range_error(env, NULL, "flock: fd or mode out of range");
+    return NULL;
+  }
+  int op = mode == 0 ? LOCK_UN : (mode == 1 ? LOCK_SH : LOCK_EX) | LOCK_NB;
+  int rc;
+  do {
+    rc = flock((int)fd, op);
+  } while (rc != 0 && errno == EINTR);
+  napi_value result;
+  if (rc != 0) {
+    if (errno == EWOULDBLOCK) {
+      napi_get_boolean(env, false, &result);
+      return result;
+    }
+    napi_throw(env, errno_error(env, errno, "flock failed"));
+    return NULL;
+  }
+  napi_get_boolean(env, true, &result);
+  return result;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"punchHole", NULL, punch_hole, NULL, NULL, NULL, napi_enumerable, NULL},
       {"seekData", NULL, seek_data, NULL, NULL, NULL, napi_enumerable, NULL},
       {"seekHole", NULL, seek_hole, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"flock", NULL, flock_nb, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   return exports;

@@ -7,16 +7,20 @@
  * one LUN) to each backend's options, refuses a missing backing file unless
  * the LUN may be created, and checks without opening (`check`, for the
  * daemon's `--check`). Option values arrive already validated by the daemon
- * (`pblocksize` and `rpm` as decimal numbers, switches as `on`/`off`).
+ * (`pblocksize`, `rpm` and `capacity` as decimal numbers, switches as
+ * `on`/`off`). `unmap off` makes a LUN fully provisioned as reported (no
+ * UNMAP, LBPME 0); `capacity` (ramdisk) caps the memory it allocates.
  *
  * What it does not do: register anything at import time (the daemon, or an
  * embedder, calls `registerBackend(blockBackendDescriptor)`), or parse
  * ctl.conf.
  */
 import { stat } from 'node:fs/promises';
+import { resolve as resolvePath } from 'node:path';
 import type { BackendDescriptor, BackendLun, BackendOpenParams } from '@iscsi-target/ctl-core';
 import type { BufferPool } from './buffer-pool.js';
-import { BackendOpenError } from './errors.js';
+import { probeBackingLock } from './backing-lock.js';
+import { BackendOpenError, ShrinkRefusedError } from './errors.js';
 import { FileBackend, type FileBackendOptions } from './file-backend.js';
 import { RamdiskBackend, type RamdiskBackendOptions } from './ramdisk-backend.js';
 
@@ -49,30 +53,44 @@ async function requireExisting(p: BackendOpenParams, path: string): Promise<void
   }
 }
 
+/** Refuses (as open would) an existing regular file larger than `size` unless the LUN allows shrinking. */
+async function refuseShrink(p: BackendOpenParams, path: string): Promise<void> {
+  if (p.size === null || p.allowShrink === true) return;
+  const st = await stat(path).catch(() => null);
+  if (st !== null && st.isFile() && st.size > p.size) throw new ShrinkRefusedError(resolvePath(path), st.size, p.size);
+}
+
 /** A `block` descriptor whose LUNs use `options.pool`. */
 export function createBlockBackendDescriptor(options: BackendDescriptorOptions = {}): BackendDescriptor {
   return {
     name: 'block',
     description: 'a file or block device (thin files created sparse; UNMAP punches holes)',
-    options: ['writecache', 'pblocksize', 'rpm'],
+    options: ['writecache', 'pblocksize', 'rpm', 'unmap'],
     needsPath: true,
     needsSize: false,
     available: () => null,
     async check(p) {
       if (p.path === null) throw new BackendOpenError('backend block needs a "path"');
       await requireExisting(p, p.path);
+      await refuseShrink(p, p.path);
+      // What open would meet: another process holding the file (a writable LUN needs it to itself).
+      const locked = probeBackingLock(resolvePath(p.path), p.readOnly ? 'shared' : 'exclusive');
+      if (locked !== null) throw locked;
     },
     async open(p): Promise<BackendLun> {
       if (p.path === null) throw new BackendOpenError('backend block needs a "path"');
       await requireExisting(p, p.path);
       const f: FileBackendOptions = { ...p.identity, path: p.path, blockSize: p.blockSize, readOnly: p.readOnly, copyMode: p.copyMode };
       if (p.size !== null) f.size = p.size;
+      if (p.allowShrink === true) f.allowShrink = true;
       const pblock = num(p, 'pblocksize');
       if (pblock !== undefined) f.physicalBlockSize = pblock;
       const rpm = num(p, 'rpm');
       if (rpm !== undefined) f.rotationRate = rpm;
       const wc = onOff(p, 'writecache');
       if (wc !== undefined) f.writeCache = wc;
+      // unmap off: not thin provisioned (no UNMAP, no WRITE SAME UNMAP, LBPME/LBPU/LBPWS 0), as FreeBSD ties LBPME to UNMAP.
+      if (onOff(p, 'unmap') === false) f.thin = false;
       if (options.pool !== undefined) f.pool = options.pool;
       return FileBackend.open(f);
     },
@@ -84,7 +102,7 @@ export function createRamdiskBackendDescriptor(options: BackendDescriptorOptions
   return {
     name: 'ramdisk',
     description: 'memory, allocated on first write (contents lost when the daemon stops)',
-    options: ['writecache', 'pblocksize'],
+    options: ['writecache', 'pblocksize', 'unmap', 'capacity'],
     needsPath: false,
     needsSize: true,
     available: () => null,
@@ -95,6 +113,9 @@ export function createRamdiskBackendDescriptor(options: BackendDescriptorOptions
       if (pblock !== undefined) r.physicalBlockSize = pblock;
       const wc = onOff(p, 'writecache');
       if (wc !== undefined) r.writeCache = wc;
+      if (onOff(p, 'unmap') === false) r.thin = false;
+      const capacity = num(p, 'capacity');
+      if (capacity !== undefined) r.memoryLimit = capacity;
       if (options.pool !== undefined) r.pool = options.pool;
       try {
         return Promise.resolve(new RamdiskBackend(r));

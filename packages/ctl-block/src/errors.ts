@@ -57,14 +57,38 @@ export class BackendOpenError extends CtlBlockError {
   }
 }
 
-/** An existing backing file is larger than the requested size (`CTL_BLOCK_ERR_SHRINK_REFUSED`). */
+/** `n` bytes in words: "66060288 bytes (63 MiB)". */
+export function describeBytes(n: number): string {
+  const units = ['KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
+  let v = n;
+  let unit = '';
+  for (const u of units) {
+    if (v < 1024) break;
+    v /= 1024;
+    unit = u;
+  }
+  return unit === '' ? `${n} bytes` : `${n} bytes (${Number.isInteger(v) ? v : v.toFixed(1)} ${unit})`;
+}
+
+/**
+ * A shrink that was not allowed (`CTL_BLOCK_ERR_SHRINK_REFUSED`): the store
+ * holds `existingBytes`, the new size `requestedBytes` would discard
+ * `lostBytes` at its end. The message states the loss; the caller says how
+ * to allow it (the daemon: `option allow_shrink on`, `--force`).
+ */
 export class ShrinkRefusedError extends CtlBlockError {
-  constructor(path: string, existing: number, requested: number) {
+  readonly existingBytes: number;
+  readonly requestedBytes: number;
+  readonly lostBytes: number;
+  constructor(what: string, existing: number, requested: number) {
     super(
       'CTL_BLOCK_ERR_SHRINK_REFUSED',
-      `${path} is ${existing} bytes; refusing to shrink it to ${requested} at open (use resize())`,
+      `${what} holds ${describeBytes(existing)}; shrinking it to ${describeBytes(requested)} would discard the last ${describeBytes(existing - requested)} of its data, so it was not shrunk`,
     );
     this.name = 'ShrinkRefusedError';
+    this.existingBytes = existing;
+    this.requestedBytes = requested;
+    this.lostBytes = existing - requested;
   }
 }
 

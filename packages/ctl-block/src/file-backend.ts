@@ -23,9 +23,13 @@
  * bounded MAXIMUM UNMAP LBA COUNT). Either way unmapped blocks read as zeros
  * (LBPRZ = 1).
  *
+ * Locking: the store is `flock`ed (exclusive when writable, shared when
+ * read-only) for the backend's lifetime, so a second process cannot serve
+ * it (`backing-lock.ts`; nothing is locked without the native helper).
+ *
  * It does not do COMPARE AND WRITE, O_DIRECT, or serialization of
- * sequential reads; it does not hold the device exclusively (no O_EXCL on
- * block devices).
+ * sequential reads; it does not open block devices with O_EXCL (the
+ * advisory lock guards only against processes that also lock).
  */
 import { resolve as resolvePath } from 'node:path';
 import type {
@@ -36,6 +40,7 @@ import type {
   ScsiIo,
 } from '@iscsi-target/ctl-core';
 import { defaultBufferPool, type BufferPool } from './buffer-pool.js';
+import { acquireBackingLock, type BackingLock } from './backing-lock.js';
 import { BeIo, freeBeIo, kernDataRef } from './beio.js';
 import type { AllocationExtent, BlockStore, ReadPiece } from './block-store.js';
 import { loadHoleOps, type HoleOps } from './hole-ops.js';
@@ -68,10 +73,16 @@ export interface FileBackendOptions extends LunIdentityOptions {
   /**
    * Capacity in bytes (a multiple of `blockSize`). Creates a missing file
    * sparse; grows a smaller existing file; an existing larger file is an
-   * error (`ShrinkRefusedError`). For a device: at most the device size.
-   * Default: the file's or device's size, rounded down to whole blocks.
+   * error (`ShrinkRefusedError`) unless `allowShrink`. For a device: at
+   * most the device size. Default: the file's or device's size, rounded
+   * down to whole blocks.
    */
   size?: number;
+  /**
+   * An existing file larger than `size` is truncated to `size` at open
+   * (the data beyond it is lost; `shrunkFromBytes` says so). Default false.
+   */
+  allowShrink?: boolean;
   /** Open read-only (default false). */
   readOnly?: boolean;
   /** Report a volatile write cache (default true); false flushes every write. */
@@ -82,6 +93,14 @@ export interface FileBackendOptions extends LunIdentityOptions {
   physicalBlockSize?: number;
   /** VPD 0xB1 medium rotation rate: 0 not reported (default), 1 non-rotating. */
   rotationRate?: number;
+  /**
+   * Lock the store against other processes (default true): an exclusive
+   * `flock` when writable, a shared one when read-only (`backing-lock.ts`);
+   * a conflicting lock held elsewhere fails the open with
+   * `BackingLockedError`. Without the native helper nothing is locked
+   * (`lockHeld` is false).
+   */
+  lock?: boolean;
   /** Pool of read / copy-mode buffers (default: the process-wide pool). */
   pool?: BufferPool;
   /** Largest datamove piece in bytes (multiple of `blockSize`, ≤ pool cap; default 1 MiB). */
@@ -205,6 +224,9 @@ interface FileBackendInit {
   holes: HoleOps | null;
   granularityBytes: number;
   maxWriteSameBytes: number;
+  shrunkFrom: number | null;
+  created: boolean;
+  lock: BackingLock | null;
 }
 
 function errnoOf(err: unknown): string | undefined {
@@ -227,6 +249,13 @@ export class FileBackend extends IdentifiedBackendLun implements BackendLun {
   readonly maxTransferBlocks = 0;
   readonly optimalTransferBlocks: number;
   readonly copyMode: boolean;
+  /** The size of the file before `allowShrink` truncated it at open; null if it was not shrunk. */
+  readonly shrunkFromBytes: number | null;
+  /** `open` created the file (it did not exist). */
+  readonly created: boolean;
+  /** A lock against other processes is held on the store (see `FileBackendOptions.lock`). */
+  readonly lockHeld: boolean;
+  readonly #lock: BackingLock | null;
   readonly #io: FileIo;
   readonly #fd: number;
   readonly #dispatcher: BlockDispatcher;
@@ -252,6 +281,10 @@ export class FileBackend extends IdentifiedBackendLun implements BackendLun {
     this.rotationRate = init.rotationRate;
     this.optimalTransferBlocks = init.maxIoSize / init.blockSize;
     this.copyMode = init.copyMode;
+    this.shrunkFromBytes = init.shrunkFrom;
+    this.created = init.created;
+    this.lockHeld = init.lock?.held === true;
+    this.#lock = init.lock;
     this.#io = init.io;
     this.#fd = init.fd;
     this.#numBlocks = init.numBlocks;
@@ -326,8 +359,12 @@ export class FileBackend extends IdentifiedBackendLun implements BackendLun {
       throw new BackendOpenError(`cannot open ${path}${hint}: ${(err as Error).message}`, { cause: err });
     }
 
+    let shrunkFrom: number | null = null;
+    let lock: BackingLock | null = null;
     try {
       const st = await io.fstat(fd);
+      // Before anything changes the store (grow, shrink): another process may be serving it.
+      if (options.lock !== false) lock = acquireBackingLock(path, st.dev, st.ino, readOnly ? 'shared' : 'exclusive');
       let size: number;
       let isBlockDevice = false;
       if (st.isBlockDevice()) {
@@ -340,9 +377,10 @@ export class FileBackend extends IdentifiedBackendLun implements BackendLun {
       } else if (st.isFile()) {
         if (requested === undefined || requested === st.size) {
           size = st.size;
-        } else if (requested < st.size && !created) {
+        } else if (requested < st.size && !created && options.allowShrink !== true) {
           throw new ShrinkRefusedError(path, st.size, requested);
         } else {
+          if (requested < st.size && !readOnly) shrunkFrom = st.size;
           if (readOnly) throw new BackendOpenError(`${path} is read-only and smaller than the requested size`);
           await io.ftruncate(fd, requested); // extends with a hole: sparse
           size = requested;
@@ -374,9 +412,13 @@ export class FileBackend extends IdentifiedBackendLun implements BackendLun {
         holes,
         granularityBytes: st.blksize > 0 ? st.blksize : blockSize,
         maxWriteSameBytes: requirePositiveInteger('maxWriteSameBytes', options.maxWriteSameBytes ?? DEFAULT_MAX_WRITE_SAME_BYTES),
+        shrunkFrom,
+        created,
+        lock,
       });
     } catch (err) {
       await io.close(fd).catch(() => undefined);
+      lock?.release();
       if (created) await io.unlink(path).catch(() => undefined);
       throw err;
     }
@@ -402,8 +444,11 @@ export class FileBackend extends IdentifiedBackendLun implements BackendLun {
    * returns the new number of blocks. The caller then tells CTL
    * (`ctl.lunCapacityChanged`) so initiators get a CAPACITY DATA HAS CHANGED
    * unit attention. Not supported on block devices or read-only LUNs.
+   * A smaller size discards the data beyond it, so it is refused
+   * (`ShrinkRefusedError`, saying how much would be lost) unless
+   * `allowShrink`.
    */
-  async resize(newSizeBytes: number): Promise<number> {
+  async resize(newSizeBytes: number, options: { allowShrink?: boolean } = {}): Promise<number> {
     if (this.isBlockDevice) throw new UnsupportedOperationError('cannot resize a block device LUN');
     if (this.readOnly) throw new UnsupportedOperationError('cannot resize a read-only LUN');
     if (this.#shutdown) throw new BackendShutDownError();
@@ -411,6 +456,8 @@ export class FileBackend extends IdentifiedBackendLun implements BackendLun {
     if (newSizeBytes % this.blockSize !== 0) {
       throw new InvalidOptionError(`size ${newSizeBytes} is not a multiple of ${this.blockSize}`);
     }
+    const current = this.#numBlocks * this.blockSize;
+    if (newSizeBytes < current && options.allowShrink !== true) throw new ShrinkRefusedError(this.path, current, newSizeBytes);
     await this.#io.ftruncate(this.#fd, newSizeBytes);
     this.#numBlocks = newSizeBytes / this.blockSize;
     return this.#numBlocks;
@@ -436,6 +483,7 @@ export class FileBackend extends IdentifiedBackendLun implements BackendLun {
             (e: unknown) => (e instanceof Error ? e : new Error('fdatasync failed', { cause: e })),
           );
       await this.#io.close(this.#fd);
+      this.#lock?.release();
       if (flushError !== null) throw flushError;
     })();
     return this.#shutdown;

@@ -32,6 +32,7 @@ export {
   DEFAULT_RAM_PAGE_SIZE,
   DEFAULT_SEGMENT_SIZE,
 } from './options.js';
+export { acquireBackingLock, backingLockUnavailable, BackingLockedError, probeBackingLock, type BackingLock, type BackingLockMode } from './backing-lock.js';
 export {
   CtlBlockError,
   InvalidOptionError,
@@ -40,6 +41,7 @@ export {
   RefCountError,
   BackendOpenError,
   ShrinkRefusedError,
+  describeBytes,
   UnsupportedOperationError,
   BackendShutDownError,
   DatamoveProtocolError,

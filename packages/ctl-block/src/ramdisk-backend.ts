@@ -30,7 +30,7 @@ import type {
 import { defaultBufferPool, type BufferPool } from './buffer-pool.js';
 import type { AllocationExtent, BlockStore, ReadPiece } from './block-store.js';
 import { BlockDispatcher } from './block-dispatch.js';
-import { BackendShutDownError, InvalidOptionError } from './errors.js';
+import { BackendShutDownError, InvalidOptionError, ShrinkRefusedError } from './errors.js';
 import { IdentifiedBackendLun, lunIdentity, type LunIdentityOptions } from './lun-identity.js';
 import {
   DEFAULT_BLOCK_SIZE,
@@ -60,6 +60,12 @@ export interface RamdiskBackendOptions extends LunIdentityOptions {
    * need more get SPACE ALLOCATION FAILED.
    */
   memoryLimit?: number;
+  /**
+   * Thin provisioned (default true): UNMAP and WRITE SAME with UNMAP free
+   * pages, LBPME = 1. False: reported fully provisioned, no UNMAP (ctld
+   * `option unmap off`).
+   */
+  thin?: boolean;
   /** Report a volatile write cache (default false: RAM writes are complete when done). */
   writeCache?: boolean;
   readOnly?: boolean;
@@ -113,7 +119,7 @@ export class RamdiskBackend extends IdentifiedBackendLun implements BackendLun {
   readonly physicalBlockExponent: number;
   readonly readOnly: boolean;
   readonly writeCache: boolean;
-  readonly thinProvisioned = true;
+  readonly thinProvisioned: boolean;
   readonly provisioning: LogicalBlockProvisioningInfo;
   readonly rotationRate = 1;
   readonly maxTransferBlocks = 0;
@@ -152,6 +158,7 @@ export class RamdiskBackend extends IdentifiedBackendLun implements BackendLun {
     this.blockSize = blockSize;
     this.physicalBlockExponent = Math.log2(physicalBlockSize / blockSize);
     this.readOnly = options.readOnly ?? false;
+    this.thinProvisioned = options.thin ?? true;
     this.writeCache = options.writeCache ?? false;
     this.optimalTransferBlocks = maxIoSize / blockSize;
     this.copyMode = copyMode;
@@ -198,18 +205,21 @@ export class RamdiskBackend extends IdentifiedBackendLun implements BackendLun {
 
   /**
    * Changes the capacity (a multiple of `blockSize`); shrinking forgets the
-   * data beyond the new end. Returns the new number of blocks; the caller
+   * data beyond the new end, so it is refused (`ShrinkRefusedError`) unless
+   * `allowShrink`. Returns the new number of blocks; the caller
    * tells CTL (`ctl.lunCapacityChanged`). A memory limit that was not given
    * follows the capacity.
    */
-  resize(newSizeBytes: number): Promise<number> {
+  resize(newSizeBytes: number, options: { allowShrink?: boolean } = {}): Promise<number> {
     return new Promise((resolve) => {
       if (this.#shutdown) throw new BackendShutDownError();
       requirePositiveInteger('size', newSizeBytes);
       if (newSizeBytes % this.blockSize !== 0) {
         throw new InvalidOptionError(`size ${newSizeBytes} is not a multiple of ${this.blockSize}`);
       }
-      if (newSizeBytes < this.#numBlocks * this.blockSize) this.#table.truncate(newSizeBytes);
+      const current = this.#numBlocks * this.blockSize;
+      if (newSizeBytes < current && options.allowShrink !== true) throw new ShrinkRefusedError(`RAM disk ${this.serialNumber}`, current, newSizeBytes);
+      if (newSizeBytes < current) this.#table.truncate(newSizeBytes);
       if (this.#limitFollowsSize) this.#table.maxPages = Math.ceil(newSizeBytes / this.pageSize);
       this.#numBlocks = newSizeBytes / this.blockSize;
       resolve(this.#numBlocks);

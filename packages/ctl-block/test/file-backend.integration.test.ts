@@ -72,6 +72,17 @@ describe('FileBackend: opening', () => {
     await again.shutdown();
   });
 
+  it('shrinks an existing file at open only with allowShrink, and says so', async () => {
+    const file = path.join(dir, 'shrink-open.img');
+    fs.writeFileSync(file, Buffer.alloc(1024 * 1024, 1));
+    await expect(FileBackend.open({ path: file, size: 512 * 1024 })).rejects.toThrow(/holds 1048576 bytes \(1 MiB\); shrinking it to 524288 bytes \(512 KiB\) would discard the last 524288 bytes/);
+    const be = await FileBackend.open({ path: file, size: 512 * 1024, allowShrink: true });
+    expect(fs.statSync(file).size).toBe(512 * 1024);
+    expect(be.shrunkFromBytes).toBe(1024 * 1024);
+    expect(be.created).toBe(false);
+    await be.shutdown();
+  });
+
   it('grows an existing file but refuses to shrink it at open', async () => {
     const file = path.join(dir, 'lun.img');
     fs.writeFileSync(file, Buffer.alloc(1024 * 1024, 1));
@@ -401,7 +412,12 @@ describe('FileBackend: data path', () => {
     expect(await be.resize(65536)).toBe(128);
     expect(fs.statSync(file).size).toBe(65536);
     expect(be.numBlocks).toBe(128);
-    expect(await be.resize(4096)).toBe(8);
+    // A shrink discards data: refused unless allowed, the file untouched.
+    const refused = be.resize(4096);
+    await expect(refused).rejects.toBeInstanceOf(ShrinkRefusedError);
+    await expect(refused).rejects.toThrow(/would discard the last 61440 bytes \(60 KiB\)/);
+    expect(fs.statSync(file).size).toBe(65536);
+    expect(await be.resize(4096, { allowShrink: true })).toBe(8);
     expect(fs.statSync(file).size).toBe(4096);
     await expect(be.resize(1000)).rejects.toBeInstanceOf(InvalidOptionError);
     await be.shutdown();

@@ -101,7 +101,10 @@ describe('RamdiskBackend', () => {
     const payload = Buffer.alloc(8192, 9);
     const ctl = new FakeCtl({ payload: () => payload });
     await ctl.submit(be, { op: 'write', lba: 0, blocks: 16, fua: false });
-    expect(await be.resize(2048)).toBe(4);
+    // A shrink discards data: refused unless allowed, and the refusal says how much.
+    await expect(be.resize(2048)).rejects.toThrow(/would discard the last 6144 bytes \(6 KiB\)/);
+    expect(be.numBlocks).toBe(16);
+    expect(await be.resize(2048, { allowShrink: true })).toBe(4);
     expect(await be.resize(16384)).toBe(32);
     const r = await ctl.submit(be, { op: 'read', lba: 0, blocks: 32 });
     const data = ctl.readData(r);

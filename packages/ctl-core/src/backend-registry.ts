@@ -43,6 +43,12 @@ export interface BackendOpenParams {
   readonly readOnly: boolean;
   /** The backend may create the backing store when it does not exist yet. */
   readonly create: boolean;
+  /**
+   * `option allow_shrink on`: an existing backing store larger than `size`
+   * may be shrunk to it at open (its end is lost). Absent or false: the
+   * backend refuses such a store.
+   */
+  readonly allowShrink?: boolean;
   /** `--copy`: the backend must not lend its buffers (the frontend copies). */
   readonly copyMode: boolean;
   readonly identity: BackendLunIdentity;

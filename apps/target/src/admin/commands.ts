@@ -72,7 +72,7 @@ export function adminHandler(ctx: AdminContext): AdminHandler {
       case AdminCommand.LunResize: {
         const size = sizeArg(a, 'size');
         if (size === undefined) throw new Error('"size" is required');
-        return d.resizeLun(argString(a, 'lun'), size);
+        return d.resizeLun(argString(a, 'lun'), size, a['force'] === true);
       }
       case AdminCommand.SessionList:
         return d.sessionList();

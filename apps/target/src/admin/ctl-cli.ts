@@ -35,7 +35,8 @@ Commands:
              [--blocksize N] [--ctl-lun ID] [--target IQN [--lun N]] [--readonly] [--removable]
                                         create a LUN (a missing file is created sparse)
   lun remove NAME|ID                    remove a LUN created with "lun create"
-  lun resize NAME|ID SIZE               resize (CAPACITY DATA HAS CHANGED)
+  lun resize NAME|ID SIZE [--force]     resize (CAPACITY DATA HAS CHANGED); a shrink,
+                                        which discards the end of the LUN, needs --force
   session list                          sessions with their negotiated parameters
   session kill ID                       drop a session
   port list                             portals and CTL ports (target, tag)
@@ -206,6 +207,7 @@ export async function runCtl(argv: readonly string[], io: CtlIo = defaultIo, cwd
         lun: { type: 'string' },
         readonly: { type: 'boolean' },
         removable: { type: 'boolean' },
+        force: { type: 'boolean' },
         count: { type: 'string', short: 'n' },
         wait: { type: 'string', short: 'w' },
       },
@@ -258,7 +260,9 @@ export async function runCtl(argv: readonly string[], io: CtlIo = defaultIo, cwd
       case 'lun resize': {
         want(2);
         const size = sizeOf(rest[1]!);
-        plan = async (c) => show(await c.request(AdminCommand.LunResize, { lun: rest[0], size }), (l: AdminLunInfo) => `lun "${l.name}" is now ${formatSize(l.size)}\n`);
+        const args: Record<string, unknown> = { lun: rest[0], size };
+        if (v.force === true) args['force'] = true;
+        plan = async (c) => show(await c.request(AdminCommand.LunResize, args), (l: AdminLunInfo) => `lun "${l.name}" is now ${formatSize(l.size)}\n`);
         break;
       }
       case 'session list':

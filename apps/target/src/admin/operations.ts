@@ -11,11 +11,13 @@
  * `protocol.ts`), no reload (`reload/apply.ts`).
  */
 import { TargetState, type SessionInfo } from '@iscsi-target/ctl-frontend-iscsi';
+import { duplicateBacking } from '../backing-identity.js';
 import { formatHostPort } from '../config/listen-address.js';
 import type { LunConfig, TargetConfig } from '../config/model.js';
 import { formatSize } from '../config/size.js';
 import type { DaemonHost } from '../daemon-host.js';
-import { resizeBackend, sameLunMap } from '../inventory.js';
+import { describeBytes, ShrinkRefusedError } from '@iscsi-target/ctl-block';
+import { capacityOf, resizeBackend, sameLunMap } from '../inventory.js';
 import { ctlLunOptions, openLun, prStoreFor } from '../lun-factory.js';
 import { meterBackend, type LunIoStats, type MeteredLun } from '../lun-stats.js';
 import { usedLuns } from '../reload/config-diff.js';
@@ -127,6 +129,8 @@ export class AdminOperations {
       create: true,
       pos: { file: '<admin>', line: 0, col: 0 },
     };
+    const dup = duplicateBacking([config], this.#h.inventory.storeHolders());
+    if (dup !== null) throw new AdminError(dup);
     let be: MeteredLun;
     try {
       be = meterBackend(await openLun(config, { copyMode: !this.#h.opts.noCopy, backends: this.#h.plug.backends }));
@@ -141,8 +145,7 @@ export class AdminOperations {
       await be.shutdown().catch(() => {});
       throw new AdminError(`cannot add the LUN: ${(e as Error).message}`);
     }
-    this.#h.inventory.ctlLuns.set(name, id);
-    this.#h.inventory.lunState.set(name, { config, be });
+    this.#h.inventory.add(name, id, config, be);
     if (target !== undefined) {
       const k = target.name.toLowerCase();
       const m = this.#h.inventory.adminMaps.get(k) ?? new Map<number, string>();
@@ -171,17 +174,33 @@ export class AdminOperations {
     this.#h.log.info({ admin: true, lun: name, ctlLun: id }, `admin: lun "${name}" removed`);
   }
 
-  /** Resizes a LUN (any origin) and raises CAPACITY DATA HAS CHANGED. */
-  async resizeLun(ref: string, size: number): Promise<AdminLunInfo> {
+  /**
+   * Resizes a LUN (any origin) and raises CAPACITY DATA HAS CHANGED. A
+   * shrink discards the data past the new end: refused unless `force`
+   * (the refusal says how many bytes would be lost); a forced shrink is
+   * logged at warn.
+   */
+  async resizeLun(ref: string, size: number, force = false): Promise<AdminLunInfo> {
     const { name, id } = this.#findLun(ref);
     const st = this.#h.inventory.lunState.get(name)!;
+    const before = capacityOf(st.be);
     try {
-      await resizeBackend(st.be, size);
+      await resizeBackend(st.be, size, { allowShrink: force });
     } catch (e) {
+      if (e instanceof ShrinkRefusedError) {
+        throw new AdminError(`lun "${name}": ${e.message}; run "iscsi-target-ctl lun resize ${ref} ${size} --force" to shrink it anyway`);
+      }
       throw new AdminError(`lun "${name}": ${(e as Error).message}`);
     }
     this.#h.ctl().lunCapacityChanged(id);
-    this.#h.log.info({ admin: true, lun: name, ctlLun: id, size }, `admin: lun "${name}" resized to ${formatSize(size)}`);
+    if (size < before) {
+      this.#h.log.warn(
+        { admin: true, lun: name, ctlLun: id, oldSize: before, size, lostBytes: before - size },
+        `admin: lun "${name}" shrunk from ${formatSize(before)} to ${formatSize(size)} (--force): the last ${describeBytes(before - size)} are gone`,
+      );
+    } else {
+      this.#h.log.info({ admin: true, lun: name, ctlLun: id, size }, `admin: lun "${name}" resized to ${formatSize(size)}`);
+    }
     return this.lunList().find((l) => l.name === name)!;
   }
 

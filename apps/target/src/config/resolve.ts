@@ -10,8 +10,9 @@
  * ctld's predefined auth group `default`); checks LUNs (backend needs,
  * size a multiple of the block size, known options) and uniqueness across
  * the file (one LUN per path, one CTL LUN id, one portal group per listen
- * address); collects warnings (unused LUNs and portal groups, ignored
- * options, odd names). Portal groups that serve no target keep no listen
+ * address); refuses LUN options it cannot honour (unknown ones, and values
+ * of ctld options that describe behaviour the backends lack); collects
+ * warnings (unused LUNs and portal groups, odd names). Portal groups that serve no target keep no listen
  * addresses: they do not listen, as in ctld.
  *
  * What it does not do: no file I/O, no parsing (`parser.ts`).
@@ -53,12 +54,45 @@ export const KNOWN_LUN_OPTIONS: Record<string, (v: string) => string | null> = {
     const n = parseCount(v);
     return n !== null && n <= 0xffff ? null : 'expected 0 to 65535 (1 = non-rotating)';
   },
+  /**
+   * Beyond ctld: `option allow_shrink on` lets start and reload shrink the
+   * LUN's backing store to a smaller `size` (the data past it is lost; logged
+   * at warn). Off (the default): such a shrink is refused.
+   */
+  allow_shrink: (v) => (v === 'on' || v === 'off' ? null : 'expected "on" or "off"'),
   /** ctld `option removable`: a removable medium (CTL LUN option, not the backend's). */
   removable: (v) => (v === 'on' || v === 'off' ? null : 'expected "on" or "off"'),
+  /**
+   * ctld `option unmap`: off = no UNMAP, no WRITE SAME with UNMAP, LBPME,
+   * LBPU and LBPWS cleared (FreeBSD ties LBPME to CTL_LUN_FLAG_UNMAP).
+   */
+  unmap: (v) => (v === 'on' || v === 'off' ? null : 'expected "on" or "off"'),
+  /** ctld `option capacity` (ramdisk): most memory the RAM disk allocates; writes beyond get SPACE ALLOCATION FAILED. */
+  capacity: (v) => {
+    const n = parseSize(v);
+    return n !== null && n > 0 ? null : 'expected a size such as 512M';
+  },
+  /** ctld `option readcache`: only the behaviour this daemon has (reads through the page cache) is accepted. */
+  readcache: (v) =>
+    v === 'on' ? null : v === 'off' ? 'not supported: reads always go through the page cache (the backends have no O_DIRECT path), so "off" cannot be honoured; remove the option' : 'expected "on" or "off"',
+  /** ctld `option serseq`: only "off" (no serialization of sequential commands, which is what the backends do). */
+  serseq: (v) =>
+    v === 'off'
+      ? null
+      : ['on', 'read', 'soft'].includes(v)
+        ? `not supported: the backends do not serialize sequential commands (only "off" describes what they do); remove the option`
+        : 'expected "on", "read", "soft" or "off"',
+  /** ctld `option insecure_tpc`: only "off" (EXTENDED COPY reaches only the LUNs the initiator's port serves). */
+  insecure_tpc: (v) =>
+    v === 'off'
+      ? null
+      : v === 'on'
+        ? 'not supported: EXTENDED COPY only reaches LUNs the initiator can address through its own port; "on" (copies to other targets\' LUNs) is not implemented'
+        : 'expected "on" or "off"',
 };
 
 /** Options of KNOWN_LUN_OPTIONS that are the built-in backends' own (accepted only where the backend lists them). */
-const BACKEND_LUN_OPTIONS = new Set(['writecache', 'pblocksize', 'rpm']);
+const BACKEND_LUN_OPTIONS = new Set(['writecache', 'pblocksize', 'rpm', 'unmap', 'capacity']);
 
 /** Turns an auth group draft into its configuration (ctld: no type and no CHAP ⇒ deny). */
 function resolveAuthGroup(d: AuthGroupDraft, warnings: string[]): AuthGroupConfig {
@@ -111,18 +145,17 @@ function resolveLun(d: LunDraft, warnings: string[], plug: PlugPointNames): LunC
   const options = new Map<string, string>();
   for (const [name, opt] of d.options) {
     const forBackend = be.options.includes(name);
+    // An option changes what the LUN does: one that cannot be honoured is refused, never ignored with a warning.
     if (BACKEND_LUN_OPTIONS.has(name) && !forBackend) {
-      warnings.push(`${formatPos(opt.pos)}: lun "${d.name}": option "${name}" does not apply to backend ${backend} and is ignored`);
-      continue;
+      throw err(ConfigErrorCode.Unsupported, opt.pos, `lun "${d.name}": option "${name}" is not supported by backend ${backend} (options of ${backend}: ${be.options.join(', ') || 'none'})`);
     }
     // Options of a registered backend that this daemon does not know are checked by the backend when it opens the LUN.
     const check = KNOWN_LUN_OPTIONS[name] ?? (forBackend ? () => null : undefined);
     if (check === undefined) {
-      warnings.push(`${formatPos(opt.pos)}: lun "${d.name}": option "${name}" is not known to this daemon and is ignored`);
-      continue;
+      throw err(ConfigErrorCode.Unsupported, opt.pos, `lun "${d.name}": option "${name}" is not implemented by this daemon; remove it (an option it cannot honour is refused rather than ignored)`);
     }
     const problem = check(opt.value);
-    if (problem !== null) throw err(ConfigErrorCode.BadValue, opt.pos, `lun "${d.name}": option ${name} "${opt.value}": ${problem}`);
+    if (problem !== null) throw err(problem.startsWith('not supported') ? ConfigErrorCode.Unsupported : ConfigErrorCode.BadValue, opt.pos, `lun "${d.name}": option ${name} "${opt.value}": ${problem}`);
     options.set(name, opt.value);
   }
   return {

@@ -3,12 +3,14 @@
  * `conf_apply()`), changing only what differs from the running one
  * (`config-diff.ts`):
  * 1. prepare — everything that can fail: ICL and NIC drivers of new/changed
- *    portal groups exist and are available, fixed `ctl-lun` ids are free,
+ *    portal groups exist and are available, no LUN shrinks without
+ *    `option allow_shrink on`, fixed `ctl-lun` ids are free,
  *    new and replaced LUNs open, new portals listen. On any failure what was
  *    prepared is closed again and `ReloadError` is thrown: the running
  *    configuration is untouched.
  * 2. commit — new LUNs are added (REPORTED LUNS DATA HAS CHANGED, by CTL),
- *    resized LUNs resized (CAPACITY DATA HAS CHANGED), LUNs whose other
+ *    resized LUNs resized (CAPACITY DATA HAS CHANGED; a forced shrink is
+ *    logged at warn with the bytes lost), LUNs whose other
  *    settings changed are removed and added again (logged so); targets/ports
  *    are added, updated in place (LUN map, alias: their sessions keep
  *    running) or removed (Async Message "target requests logout", RFC 7143
@@ -23,13 +25,15 @@
  * handling (`main.ts`).
  */
 import { TargetState, type IscsiFrontend } from '@iscsi-target/ctl-frontend-iscsi';
+import { duplicateBacking } from '../backing-identity.js';
 import { formatPos } from '../config/errors.js';
 import { formatHostPort } from '../config/listen-address.js';
 import type { DaemonConfig, LunConfig, TargetConfig } from '../config/model.js';
 import { formatSize } from '../config/size.js';
 import { addrKey, type DaemonHost, type ListenerEntry } from '../daemon-host.js';
-import { resizeBackend, sameLunMap } from '../inventory.js';
-import { ctlLunOptions, openLun, prStoreFor } from '../lun-factory.js';
+import { describeBytes, ShrinkRefusedError } from '@iscsi-target/ctl-block';
+import { capacityOf, resizeBackend, sameLunMap } from '../inventory.js';
+import { allowsShrink, ctlLunOptions, openLun, prStoreFor, shrinkHint, warnShrunk } from '../lun-factory.js';
 import { meterBackend, type MeteredLun } from '../lun-stats.js';
 import { sysErrorText } from '../sys-error.js';
 import { describeGlobalChange, differingKeys, diffConfig, isEmptyDiff, targetShape, usedLuns, type ConfigDiff } from './config-diff.js';
@@ -65,9 +69,23 @@ async function prepareReload(h: DaemonHost, next: DaemonConfig, diff: ConfigDiff
       throw new ReloadError((e as Error).message, { cause: e });
     }
   }
+  // A smaller size discards the end of the LUN: refused (the whole reload) unless the LUN says "option allow_shrink on".
+  for (const c of diff.luns.changed) {
+    if (c.kind !== 'resize' || allowsShrink(c.new)) continue;
+    const st = h.inventory.lunState.get(c.old.name);
+    if (st === undefined) continue;
+    const current = capacityOf(st.be);
+    if (c.new.size! < current) {
+      const e = new ShrinkRefusedError(`lun "${c.old.name}"`, current, c.new.size!);
+      throw new ReloadError(`${formatPos(c.new.pos)}: ${e.message}${shrinkHint(e)}`, { cause: e });
+    }
+  }
   const replaced = diff.luns.changed.filter((c) => c.kind === 'replace');
   const toOpen = [...diff.luns.added, ...replaced.map((c) => c.new)];
   const leaving = new Set([...diff.luns.removed, ...replaced.map((c) => c.old)].map((l) => h.inventory.ctlLuns.get(l.name)));
+  // One backing store, one LUN: against the LUNs that stay and among the new ones (device and inode).
+  const dup = duplicateBacking(toOpen, h.inventory.storeHolders(new Set([...diff.luns.removed, ...replaced.map((c) => c.old)].map((l) => l.name))));
+  if (dup !== null) throw new ReloadError(dup);
   const taken = new Set([...h.inventory.ctlLuns.values()].filter((id) => !leaving.has(id)));
   for (const l of toOpen) {
     if (l.ctlLun === null) continue;
@@ -77,7 +95,11 @@ async function prepareReload(h: DaemonHost, next: DaemonConfig, diff: ConfigDiff
   const opened = new Map<string, MeteredLun>();
   const newListeners: ListenerEntry[] = [];
   try {
-    for (const l of toOpen) opened.set(l.name, meterBackend(await openLun(l, { copyMode: !h.opts.noCopy, backends: h.plug.backends })));
+    for (const l of toOpen) {
+      const be = meterBackend(await openLun(l, { copyMode: !h.opts.noCopy, backends: h.plug.backends }));
+      opened.set(l.name, be);
+      warnShrunk(h.log, l, be);
+    }
     for (const pg of next.portalGroups.values()) {
       for (const addr of pg.listen) {
         if (h.listeners.some((e) => e.pg.name === pg.name && addrKey(e.addr) === addrKey(addr))) continue;
@@ -148,8 +170,7 @@ async function commitReload(h: DaemonHost, next: DaemonConfig, diff: ConfigDiff,
       // Inventory unit attentions go only to the ports whose map changes (below).
       const prStore = prStoreFor(l);
       const id = ctl.addLun(be, l.ctlLun ?? undefined, { ...ctlLunOptions(l), ...(prStore ? { prStore } : {}), inventoryUa: false });
-      h.inventory.ctlLuns.set(l.name, id);
-      h.inventory.lunState.set(l.name, { config: l, be });
+      h.inventory.add(l.name, id, l, be);
       return true;
     } catch (e) {
       void be.shutdown().catch(() => {});
@@ -185,10 +206,21 @@ async function commitReload(h: DaemonHost, next: DaemonConfig, diff: ConfigDiff,
     const st = h.inventory.lunState.get(name);
     if (st === undefined || oldId === undefined) continue;
     try {
-      await resizeBackend(st.be, c.new.size!);
+      const before = capacityOf(st.be);
+      await resizeBackend(st.be, c.new.size!, { allowShrink: allowsShrink(c.new) });
       ctl.lunCapacityChanged(oldId);
       st.config = c.new;
-      act({ lun: name, ctlLun: oldId, oldSize: c.old.size, size: c.new.size }, `lun "${name}": resized ${formatSize(c.old.size!)} → ${formatSize(c.new.size!)}`);
+      const msg = `lun "${name}": resized ${formatSize(before)} → ${formatSize(c.new.size!)}`;
+      if (c.new.size! < before) {
+        // Forced by "option allow_shrink on": say what is gone.
+        actions.push(msg);
+        log.warn(
+          { reload: true, lun: name, ctlLun: oldId, oldSize: before, size: c.new.size, lostBytes: before - c.new.size! },
+          `${msg} (option allow_shrink on): the last ${describeBytes(before - c.new.size!)} are gone`,
+        );
+      } else {
+        act({ lun: name, ctlLun: oldId, oldSize: before, size: c.new.size }, msg);
+      }
     } catch (e) {
       fail({ lun: name, err: e }, `lun "${name}": resize to ${formatSize(c.new.size!)} failed: ${(e as Error).message}`);
     }

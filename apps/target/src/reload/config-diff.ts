@@ -89,6 +89,18 @@ export function differingKeys(a: object, b: object): string[] {
   return out;
 }
 
+/**
+ * A LUN as compared: without `option allow_shrink`, a permission for the
+ * resize itself rather than a setting of the disk (adding it next to a
+ * smaller `size` is still a live resize, not a remove and add).
+ */
+export function lunShape(l: LunConfig): LunConfig {
+  if (!l.options.has('allow_shrink')) return l;
+  const options = new Map(l.options);
+  options.delete('allow_shrink');
+  return { ...l, options };
+}
+
 /** The LUNs the targets of `c` use, by name. */
 export function usedLuns(c: DaemonConfig): Map<string, LunConfig> {
   const used = new Map<string, LunConfig>();
@@ -126,9 +138,9 @@ export function diffConfig(a: DaemonConfig, b: DaemonConfig): ConfigDiff {
   }
   const portalGroups = diffByName(a.portalGroups, b.portalGroups, sameConfig);
   const targets = diffByName(targetsByName(a), targetsByName(b), (x, y) => isDeepStrictEqual(targetShape(x), targetShape(y)));
-  const l = diffByName(usedLuns(a), usedLuns(b), sameConfig);
+  const l = diffByName(usedLuns(a), usedLuns(b), (x, y) => sameConfig(lunShape(x), lunShape(y)));
   const changed: LunChange[] = l.changed.map((c) => {
-    const fields = differingKeys(c.old, c.new);
+    const fields = differingKeys(lunShape(c.old), lunShape(c.new));
     const resize = fields.length === 1 && fields[0] === 'size' && c.old.size !== null && c.new.size !== null;
     return { ...c, kind: resize ? 'resize' : 'replace', fields };
   });
