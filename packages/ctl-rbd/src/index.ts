@@ -7,3 +7,6 @@ export { rbdNative, rbdNativeUnavailable, type RbdNative, type NativeCluster, ty
 export { RbdError } from './rbd-error.js';
 export { acquireCluster, RbdCluster, type AcquireClusterOptions } from './rbd-cluster.js';
 export { RbdImage, parseImageSpec, formatImageSpec, type RbdImageSpec, type RbdOpenOptions, type RbdStat } from './rbd-image.js';
+export { RbdStore } from './rbd-store.js';
+export { RbdBackend, defaultCephConf, type RbdBackendOptions } from './rbd-backend.js';
+export { rbdBackendDescriptor, createRbdBackendDescriptor, type RbdDescriptorOptions } from './rbd-descriptor.js';
