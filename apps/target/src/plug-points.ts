@@ -5,8 +5,8 @@
  * daemon's `--nic NAME`) and CTL backends (lun `backend NAME`).
  *
  * What it does: `PlugPoints.create()` builds one daemon's registries — the
- * built-ins (the soft ICL driver "none", the `tcp` NIC driver, the `block`
- * and `ramdisk` backends), then whatever an embedding application registered
+ * built-ins (the soft ICL driver "none", the `tcp` NIC driver, the `block`,
+ * `ramdisk` and (optional) `rbd` backends), then whatever an embedding application registered
  * in the process-wide registries (icl-core `registerDriver`, icl-offload-kpi
  * `registerNicDriver`, ctl-core `registerBackend`), then the `extra`
  * descriptors passed in. `loadPlugin()` imports a module named by
@@ -22,6 +22,7 @@ import { pathToFileURL } from 'node:url';
 import { isAbsolute, resolve } from 'node:path';
 import { BackendRegistry, defaultBackendRegistry, type BackendDescriptor } from '@iscsi-target/ctl-core';
 import { blockBackendDescriptor, ramdiskBackendDescriptor } from '@iscsi-target/ctl-block';
+import { rbdBackendDescriptor } from '@iscsi-target/ctl-rbd';
 import { IclRegistry, defaultRegistry, type IclDriver } from '@iscsi-target/icl-core';
 import { NicDriverRegistry, defaultNicRegistry, type NicDriverDescriptor } from '@iscsi-target/icl-offload-kpi';
 import { softDriver, tcpNicDescriptor } from '@iscsi-target/icl-soft';
@@ -74,6 +75,8 @@ export class PlugPoints implements PluginApi {
     p.nic.register(tcpNicDescriptor);
     p.backends.register(blockBackendDescriptor);
     p.backends.register(ramdiskBackendDescriptor);
+    // Optional: unavailable (and said so by --check) when the librbd binding did not build.
+    p.backends.register(rbdBackendDescriptor);
     for (const name of defaultRegistry.names()) {
       if (!p.#hasIcl(name)) p.icl.register(defaultRegistry.find(name, false));
     }

@@ -32,6 +32,13 @@ import type { CtlBackendServices, ScsiIo } from '@iscsi-target/ctl-core';
 import type { BlockStore } from './block-store.js';
 import { freeBeIo, type BeIo } from './beio.js';
 import { sgFirstDifference, sgFirstDifferenceRepeated, sgOr } from './block-compare.js';
+import { sgView } from './sg-list.js';
+
+/** `[offset, offset+length)` of `list` as one Buffer: a view when it lies in one chunk, else a copy. */
+function sgGather(list: readonly Buffer[], offset: number, length: number): Buffer {
+  const views = sgView(list, offset, length);
+  return views.length === 1 ? (views[0] as Buffer) : Buffer.concat(views, length);
+}
 
 /** What these commands use of the datamove engine. */
 export interface IntegrityEngine {
@@ -271,8 +278,26 @@ export async function compareAndWrite(
     ctl.setWriteProtected(io);
     return;
   }
-  if (!(await compareWithDataOut(engine, io, lba, blocks, ctl))) return;
-  if (!(await engine.writeRange(io, lba, blocks, blocks * engine.blockSize, ctl))) return;
+  const total = blocks * engine.blockSize;
+  const storeCaw = engine.store.compareAndWrite?.bind(engine.store);
+  if (storeCaw && 2 * total <= engine.maxIoSize) {
+    // The store compares and writes in one atomic operation: receive the whole
+    // Data-Out (verify data, then write data) and hand both halves over. The
+    // store needs each half contiguous, so views spanning several received
+    // chunks are gathered (a copy of at most one command's 2 x total bytes).
+    const outcome = await withPiece(engine, io, 2 * total, 0, ctl, async (data) => ({
+      mismatch: await storeCaw(lba * engine.blockSize, sgGather(data, 0, total), sgGather(data, total, total)),
+    }));
+    if (outcome === null) return;
+    if (outcome.mismatch !== null) {
+      // SBC-3 COMPARE AND WRITE: INFORMATION = offset of the first byte that differs.
+      ctl.setMiscompare(io, outcome.mismatch);
+      return;
+    }
+  } else {
+    if (!(await compareWithDataOut(engine, io, lba, blocks, ctl))) return;
+    if (!(await engine.writeRange(io, lba, blocks, total, ctl))) return;
+  }
   // SBC-3 COMPARE AND WRITE FUA bit (and WCE = 0): the written blocks are on the medium before GOOD.
   if (fua || !engine.writeCache) await engine.store.flush();
   ctl.setSuccess(io);

@@ -52,6 +52,21 @@ export interface BlockStore {
    * byte is reported mapped.
    */
   allocationAt?(offset: number, limit: number): Promise<AllocationExtent>;
+  /**
+   * Optional (COMPARE AND WRITE done by the store itself, atomically against
+   * every other client of the storage, e.g. at a Ceph OSD): writes `data` at
+   * `offset` only if the medium there equals `compare` (same length).
+   * Resolves null on success, or the offset (from `offset`) of the first
+   * differing byte. Both Buffers are only read, and not referenced after the
+   * promise settles. Used when the whole command fits one piece (`maxIoSize`).
+   */
+  compareAndWrite?(offset: number, compare: Buffer, data: Buffer): Promise<number | null>;
+  /**
+   * Optional (WRITE SAME done by the store): writes `pattern` (one logical
+   * block) repeated over `[offset, offset + length)`. `pattern` is only read,
+   * and not referenced after the promise settles.
+   */
+  writeSame?(offset: number, length: number, pattern: Buffer): Promise<void>;
 }
 
 /** One run of bytes with the same allocation state. */

@@ -25,6 +25,17 @@ export {
   type BackendDescriptorOptions,
 } from './backend-descriptors.js';
 export type { LunIdentityOptions } from './lun-identity.js';
+/*
+ * The block datamove engine and its storage interface, for backends in other
+ * packages (e.g. @iscsi-target/ctl-rbd) that serve a block store of their own
+ * with the same piece-by-piece, zero-copy data path.
+ */
+export { BlockDispatcher, type BlockDispatcherOptions } from './block-dispatch.js';
+export type { BlockStore, ReadPiece, AllocationExtent } from './block-store.js';
+export { lunIdentity, type LunIdentity } from './lun-identity.js';
+export { provisioningInfo, DEFAULT_MAX_WRITE_SAME_BYTES, type ProvisioningParams } from './provisioning-info.js';
+export { sgView, sgLength } from './sg-list.js';
+export { defaultMaxIoSize } from './options.js';
 export {
   DEFAULT_BLOCK_SIZE,
   DEFAULT_MAX_IO_SIZE,

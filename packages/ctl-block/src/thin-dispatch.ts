@@ -134,6 +134,11 @@ export async function writeSameRange(
   // SBC-3 §5.41: with UNMAP the range is unmapped (FreeBSD does the same whatever the data);
   // LBPRZ = 1, so it reads back as zeros.
   if (request.unmap) return deallocateRange(ctx, io, offset, length);
+  if (ctx.store.writeSame) {
+    // The store repeats the block itself (e.g. rbd_aio_writesame at the OSDs): no fill buffers.
+    await ctx.store.writeSame(offset, length, pattern);
+    return true;
+  }
   return fillRange(ctx, io, offset, length, pattern);
 }
 
