@@ -18,6 +18,7 @@ export default defineConfig({
       { extends: true, test: { name: 'icl-core', root: 'packages/icl-core', include: ['test/**/*.test.ts'] } },
       { extends: true, test: { name: 'icl-offload-kpi', root: 'packages/icl-offload-kpi', include: ['test/**/*.test.ts'] } },
       { extends: true, test: { name: 'icl-soft', root: 'packages/icl-soft', include: ['test/**/*.test.ts'] } },
+      { extends: true, test: { name: 'io-uring', root: 'packages/io-uring', include: ['test/**/*.test.ts'] } },
       { extends: true, test: { name: 'ctl-core', root: 'packages/ctl-core', include: ['test/**/*.test.ts'] } },
       { extends: true, test: { name: 'ctl-block', root: 'packages/ctl-block', include: ['test/**/*.test.ts'] } },
       { extends: true, test: { name: 'ctl-rbd', root: 'packages/ctl-rbd', include: ['test/**/*.test.ts'] } },

@@ -1,0 +1,8 @@
+/**
+ * @iscsi-target/io-uring: an io_uring engine over a small N-API addon
+ * (liburing, linked statically) — `Ring` — and what is built on it.
+ * `uringUnavailable()` says whether it can run here (null) or why not.
+ * See the README for the Buffer ownership rules.
+ */
+export { CqeFlag, FallocMode, NOTIF_USAGE_ZC_COPIED, Ring, UringError, sharedRing, type CqeHandler, type RingOptions, type RingStats } from './ring.js';
+export { NO_URING_ENV, uringUnavailable } from './native.js';
