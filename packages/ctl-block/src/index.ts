@@ -32,7 +32,7 @@ export type { LunIdentityOptions } from './lun-identity.js';
  */
 export { BlockDispatcher, type BlockDispatcherOptions } from './block-dispatch.js';
 export type { BlockStore, ReadPiece, AllocationExtent } from './block-store.js';
-export { lunIdentity, type LunIdentity } from './lun-identity.js';
+export { IdentifiedBackendLun, lunIdentity, type LunIdentity } from './lun-identity.js';
 export { provisioningInfo, DEFAULT_MAX_WRITE_SAME_BYTES, type ProvisioningParams } from './provisioning-info.js';
 export { sgView, sgLength } from './sg-list.js';
 export { defaultMaxIoSize } from './options.js';

@@ -20,6 +20,7 @@ import {
   DEFAULT_MAX_WRITE_SAME_BYTES,
   defaultBufferPool,
   defaultMaxIoSize,
+  IdentifiedBackendLun,
   lunIdentity,
   provisioningInfo,
   type BufferPool,
@@ -51,15 +52,9 @@ export function defaultCephConf(): string {
   return process.env.CEPH_CONF ?? '/etc/ceph/ceph.conf';
 }
 
-export class RbdBackend implements BackendLun {
+export class RbdBackend extends IdentifiedBackendLun implements BackendLun {
   readonly blockSize: number;
   readonly physicalBlockExponent = 0;
-  readonly vendor: string;
-  readonly product: string;
-  readonly revision: string;
-  readonly serialNumber: string;
-  readonly deviceId: string;
-  readonly naa: Buffer;
   readonly readOnly: boolean;
   readonly writeCache = false;
   readonly thinProvisioned = true;
@@ -77,16 +72,10 @@ export class RbdBackend implements BackendLun {
   private constructor(image: RbdImage, options: RbdBackendOptions, blockSize: number, pool: BufferPool, maxIoSize: number) {
     const st = image.stat();
     if (st.size % blockSize !== 0) throw new Error(`RBD image ${formatImageSpec(image.spec)} size ${st.size} is not a multiple of the block size ${blockSize}`);
-    const identity = lunIdentity(`rbd:${formatImageSpec(image.spec)}:${randomUUID()}`, 'CTL RBD', options);
+    super(lunIdentity(`rbd:${formatImageSpec(image.spec)}:${randomUUID()}`, 'CTL RBD', options));
     this.image = image;
     this.spec = image.spec;
     this.blockSize = blockSize;
-    this.vendor = identity.vendor;
-    this.product = identity.product;
-    this.revision = identity.revision;
-    this.serialNumber = identity.serialNumber;
-    this.deviceId = identity.deviceId;
-    this.naa = identity.naa;
     this.readOnly = options.readOnly ?? false;
     this.copyMode = options.copyMode ?? false;
     this.optimalTransferBlocks = Math.max(1, Math.floor(Math.min(maxIoSize, st.objectSize) / blockSize));

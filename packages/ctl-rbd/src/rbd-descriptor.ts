@@ -45,14 +45,7 @@ export function createRbdBackendDescriptor(options: RbdDescriptorOptions = {}): 
     async open(p): Promise<BackendLun> {
       const why = rbdNativeUnavailable();
       if (why !== null) throw new Error(`lun ${p.lunName}: backend rbd unavailable: ${why}`);
-      const o: RbdBackendOptions = { image: image(p), blockSize: p.blockSize, readOnly: p.readOnly, copyMode: p.copyMode };
-      const i = p.identity;
-      if (i.serialNumber !== undefined) o.serialNumber = i.serialNumber;
-      if (i.deviceId !== undefined) o.deviceId = i.deviceId;
-      if (i.vendor !== undefined) o.vendor = i.vendor;
-      if (i.product !== undefined) o.product = i.product;
-      if (i.revision !== undefined) o.revision = i.revision;
-      if (i.naa !== undefined) o.naa = i.naa;
+      const o: RbdBackendOptions = { ...p.identity, image: image(p), blockSize: p.blockSize, readOnly: p.readOnly, copyMode: p.copyMode };
       const conf = p.options.get('ceph_conf');
       if (conf !== undefined) o.cephConf = conf;
       const id = p.options.get('ceph_id');
