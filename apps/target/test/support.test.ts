@@ -178,7 +178,7 @@ describe('command line', () => {
     const bad = join(dir, 'bad.conf');
     writeFileSync(bad, 'target iqn.2026-11.org.example:t {\n  lun 0 { backend tape }\n}\n');
     expect(await runCli(['--check', '-f', bad])).toBe(1);
-    expect(err.join('')).toContain(`iscsi-target: ${bad}:2:19: invalid backend "tape": expected block or ramdisk\n`);
+    expect(err.join('')).toContain(`iscsi-target: ${bad}:2:19: invalid backend "tape": expected block, ramdisk or rbd\n`);
     expect(await runCli(['-h'])).toBe(0);
     expect(out.join('')).toContain(USAGE);
     expect(await runCli(['--nope'])).toBe(2);
