@@ -23,6 +23,7 @@ export default defineConfig({
       { extends: true, test: { name: 'ctl-block', root: 'packages/ctl-block', include: ['test/**/*.test.ts'] } },
       { extends: true, test: { name: 'ctl-rbd', root: 'packages/ctl-rbd', include: ['test/**/*.test.ts'] } },
       { extends: true, test: { name: 'ctl-frontend-iscsi', root: 'packages/ctl-frontend-iscsi', include: ['test/**/*.test.ts'] } },
+      { extends: true, test: { name: 'native-build', root: 'tools/native-build', include: ['test/**/*.test.ts'] } },
       { extends: true, test: { name: 'target', root: 'apps/target', include: ['test/**/*.test.ts'], exclude: ['test/e2e/**'] } },
       {
         extends: true,
