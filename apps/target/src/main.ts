@@ -70,6 +70,9 @@ Options:
       --no-admin-socket   do not open the admin socket
       --log-level LEVEL   fatal, error, warn, info, debug or trace
                           (default: info, or from "debug N" in the file)
+      --store-check-interval MS
+                          how often served LUN files are checked for deletion
+                          (default 10000; 0 = only at reload)
       --auth-failure-delay MS
                           delay before a failed CHAP/ACL login is answered
                           (default 1000; 0 = none)
@@ -88,6 +91,8 @@ export interface CliOptions {
   readonly metrics?: string | null;
   readonly check: boolean;
   readonly logLevel: Level | null;
+  /** `--store-check-interval MS`, or absent for the default. */
+  readonly storeCheckIntervalMs?: number;
   /** `--auth-failure-delay MS`, or null for the default. */
   readonly authFailureDelayMs?: number;
   /** The admin socket path, or null for none (`--no-admin-socket`). */
@@ -126,6 +131,7 @@ export function parseCli(argv: readonly string[], cwd = process.cwd()): CliComma
         plugin: { type: 'string', multiple: true },
         'log-level': { type: 'string' },
         'auth-failure-delay': { type: 'string' },
+        'store-check-interval': { type: 'string' },
         'admin-socket': { type: 'string' },
         'no-admin-socket': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
@@ -156,6 +162,10 @@ export function parseCli(argv: readonly string[], cwd = process.cwd()): CliComma
   if (delayText !== undefined && (!/^[0-9]{1,5}$/.test(delayText) || Number(delayText) > 60_000)) {
     return { kind: 'usage-error', message: `invalid --auth-failure-delay "${delayText}" (expected milliseconds, 0 to 60000)` };
   }
+  const storeCheck = values['store-check-interval'];
+  if (storeCheck !== undefined && (!/^[0-9]{1,7}$/.test(storeCheck) || Number(storeCheck) > 3_600_000)) {
+    return { kind: 'usage-error', message: `invalid --store-check-interval "${storeCheck}" (expected milliseconds, 0 to 3600000)` };
+  }
   const dataDir = resolve(cwd, values['data-dir'] ?? 'data');
   const adminSocket = values['no-admin-socket'] === true ? null : resolve(cwd, values['admin-socket'] ?? resolve(dataDir, ADMIN_SOCKET_NAME));
   const metrics = values.metrics ?? null;
@@ -167,6 +177,7 @@ export function parseCli(argv: readonly string[], cwd = process.cwd()): CliComma
     kind: 'run',
     options: {
       ...(delayText === undefined ? {} : { authFailureDelayMs: Number(delayText) }),
+      ...(storeCheck === undefined ? {} : { storeCheckIntervalMs: Number(storeCheck) }),
       // Only present when given, so the options of a plain run stay as before.
       ...(values.copy === true || values['no-copy'] === true ? { noCopyExplicit: true } : {}),
       ...(metrics !== null ? { metrics } : {}),
@@ -340,6 +351,8 @@ export async function runCli(argv: readonly string[] = process.argv.slice(2)): P
     plugPoints: plug,
     ...(o.nic != null ? { defaultNic: o.nic } : {}),
     ...(o.authFailureDelayMs === undefined ? {} : { authFailureDelayMs: o.authFailureDelayMs }),
+    ...(o.storeCheckIntervalMs === undefined ? {} : { storeCheckIntervalMs: o.storeCheckIntervalMs }),
+    stateDir: o.dataDir,
     ...(metricsPlan !== null ? { commandObserver: metricsPlan.metrics } : {}),
   });
   metricsPlan?.attach(daemon);

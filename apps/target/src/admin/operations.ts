@@ -18,8 +18,9 @@ import { formatSize } from '../config/size.js';
 import type { DaemonHost } from '../daemon-host.js';
 import { describeBytes, ShrinkRefusedError } from '@iscsi-target/ctl-block';
 import { capacityOf, resizeBackend, sameLunMap } from '../inventory.js';
-import { ctlLunOptions, openLun, prStoreFor } from '../lun-factory.js';
-import { meterBackend, type LunIoStats, type MeteredLun } from '../lun-stats.js';
+import { ctlLunOptions, prStoreFor } from '../lun-factory.js';
+import { openServedLun } from '../served-lun.js';
+import type { LunIoStats, MeteredLun } from '../lun-stats.js';
 import { usedLuns } from '../reload/config-diff.js';
 
 export class AdminOperations {
@@ -133,7 +134,7 @@ export class AdminOperations {
     if (dup !== null) throw new AdminError(dup);
     let be: MeteredLun;
     try {
-      be = meterBackend(await openLun(config, { copyMode: !this.#h.opts.noCopy, backends: this.#h.plug.backends }));
+      be = await openServedLun(config, { backends: this.#h.plug.backends, copyMode: !this.#h.opts.noCopy, log: this.#h.log, stores: this.#h.inventory.stores });
     } catch (e) {
       throw new AdminError((e as Error).message);
     }
