@@ -299,6 +299,7 @@ export class TargetDaemon {
       } catch (e) {
         // The disk's data is gone: this LUN is not served (the others are), and no empty disk takes its identity.
         if (e instanceof MissingBackingError) {
+          this.#inv.unserved.set(lun.name, e.message);
           this.#log.error({ lun: lun.name, path: lun.path ?? undefined, missing: true }, `${e.message}; the LUN is not served`);
           continue;
         }

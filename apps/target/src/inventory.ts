@@ -39,6 +39,8 @@ export class LunInventory {
   readonly lunState = new Map<string, LunEntryState>();
   /** The backing files served before (`<data-dir>/known-stores.json`), or null without a state directory. */
   stores: KnownStores | null = null;
+  /** LUNs of the configuration that are not served, and why (their backing file, served before, is missing). */
+  readonly unserved = new Map<string, string>();
   /** LUNs mapped to targets by the admin CLI (target name folded → LUN number → LUN name). */
   readonly adminMaps = new Map<string, Map<number, string>>();
   /** Where each recorded LUN's backend faults go (the daemon's `FaultLog`). */
@@ -53,6 +55,7 @@ export class LunInventory {
     const sink = this.#onFault;
     if (sink !== null) be.onFault = (f) => sink(name, f);
     this.ctlLuns.set(name, id);
+    this.unserved.delete(name);
     const identity = backingIdentity(config);
     this.lunState.set(name, { config, be, identity, store: identity === null ? null : 'ok' });
   }

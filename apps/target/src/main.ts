@@ -376,10 +376,11 @@ export async function runCli(argv: readonly string[] = process.argv.slice(2)): P
     try {
       const next = await loadConfiguration(o, plug);
       const r = await daemon.reload(next);
-      logger.info(
-        { origin, config: r.source, changed: r.changed, actions: r.actions, errors: r.errors, deferred: r.deferred },
-        r.changed ? `configuration reloaded: ${r.actions.length} change(s)${r.errors.length > 0 ? `, ${r.errors.length} failed` : ''}` : 'configuration reloaded: no changes',
-      );
+      const summary = r.changed ? `configuration reloaded: ${r.actions.length} change(s)${r.errors.length > 0 ? `, ${r.errors.length} failed` : ''}` : 'configuration reloaded: no changes';
+      const fields = { origin, config: r.source, changed: r.changed, actions: r.actions, errors: r.errors, deferred: r.deferred, problems: r.problems };
+      // A LUN whose file is gone is never reported as a plain "no changes".
+      if (r.problems.length > 0) logger.error(fields, `${summary}; ${r.problems.length} LUN problem(s): ${r.problems.join('; ')}`);
+      else logger.info(fields, summary);
       return r;
     } catch (e) {
       logger.error({ origin, err: { type: (e as Error).name, message: (e as Error).message } }, `reload refused: ${(e as Error).message}; the running configuration is unchanged`);

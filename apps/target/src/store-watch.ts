@@ -10,6 +10,10 @@
  * (`lun list` shows it) and logs each change of state once (error when a
  * file is lost, info when it is back).
  *
+ * `storeProblems(host)` lists what is wrong now, one line per LUN (reload
+ * reports it, so a SIGHUP never says "no changes" and nothing else while a
+ * LUN's file is gone).
+ *
  * What it does not do: no repair (the LUN keeps being served: its data is
  * still readable, and an operator can copy it out, e.g. from
  * /proc/<pid>/fd), no polling of its own (the daemon's timer and reload call
@@ -58,4 +62,16 @@ export async function checkServedStores(h: Pick<DaemonHost, 'inventory' | 'log'>
         h.log.info(fields, `lun "${name}": its backing file ${path} is in place again`);
     }
   }
+}
+
+/** One line per LUN whose backing file is not as served (`unlinked`, `moved`, `replaced`) or that is not served (its file is missing). */
+export function storeProblems(h: Pick<DaemonHost, 'inventory'>): string[] {
+  const out: string[] = [];
+  for (const [name, st] of h.inventory.lunState) {
+    if (st.store === null || st.store === 'ok') continue;
+    const what = st.store === 'unlinked' ? 'was deleted while served' : st.store === 'moved' ? 'was moved away while served' : 'was replaced by another file while served';
+    out.push(`lun "${name}": its backing file ${st.config.path ?? ''} ${what} (state ${st.store})`);
+  }
+  for (const [name, why] of h.inventory.unserved) out.push(`lun "${name}": not served: ${why}`);
+  return out;
 }

@@ -58,9 +58,34 @@ export class AdminOperations {
         mappings,
         errors: be.stats.errors,
         faults: Object.fromEntries(be.faults),
+        state: st.store ?? 'ok',
       });
     }
-    return out.sort((a, b) => a.ctlLun - b.ctlLun);
+    out.sort((a, b) => (a.ctlLun ?? 0) - (b.ctlLun ?? 0));
+    // LUNs of the configuration that are not served: their backing file, served before, is missing.
+    const used = usedLuns(this.#h.config());
+    for (const [name, why] of this.#h.inventory.unserved) {
+      const l = used.get(name);
+      if (l === undefined) continue;
+      out.push({
+        name,
+        ctlLun: null,
+        backend: l.backend,
+        path: l.path,
+        size: 0,
+        blockSize: l.blockSize,
+        readOnly: l.options.get('readonly') === 'on',
+        serial: l.serial ?? '',
+        origin: 'config',
+        // Where it would be mapped (not reported to initiators while it is not served).
+        mappings: this.#h.config().targets.flatMap((t) => [...t.luns].filter(([, c]) => c.name === name).map(([n]) => ({ target: t.name, lun: n }))),
+        errors: 0,
+        faults: {},
+        state: 'missing',
+        problem: why,
+      });
+    }
+    return out;
   }
 
   /** Cumulative I/O counters per LUN (the admin CLI's `stat` computes rates). */
@@ -276,7 +301,8 @@ export interface AdminLunSpec {
 
 export interface AdminLunInfo {
   name: string;
-  ctlLun: number;
+  /** Its CTL LUN id, or null when it is not served (`state` `missing`). */
+  ctlLun: number | null;
   backend: string;
   path: string | null;
   size: number;
@@ -290,6 +316,14 @@ export interface AdminLunInfo {
   errors: number;
   /** The same by errno name (ENOSPC, EIO...; "other" without one). */
   faults: Record<string, number>;
+  /**
+   * Its backing file: `ok` (or no file); `unlinked`, `moved`, `replaced`
+   * (changed while served, `store-watch.ts`); `missing` (not served: the
+   * file, served before, is gone; `ctlLun` is then null).
+   */
+  state: 'ok' | 'unlinked' | 'moved' | 'replaced' | 'missing';
+  /** Why a `missing` LUN is not served. */
+  problem?: string;
 }
 
 export interface AdminPortInfo {

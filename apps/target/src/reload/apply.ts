@@ -35,7 +35,7 @@ import { describeBytes, ShrinkRefusedError } from '@iscsi-target/ctl-block';
 import { capacityOf, resizeBackend, sameLunMap } from '../inventory.js';
 import { allowsShrink, ctlLunOptions, prStoreFor, shrinkHint } from '../lun-factory.js';
 import { MissingBackingError, openServedLun } from '../served-lun.js';
-import { checkServedStores } from '../store-watch.js';
+import { checkServedStores, storeProblems } from '../store-watch.js';
 import type { MeteredLun } from '../lun-stats.js';
 import { sysErrorText } from '../sys-error.js';
 import { describeGlobalChange, differingKeys, diffConfig, isEmptyDiff, targetShape, usedLuns, type ConfigDiff } from './config-diff.js';
@@ -46,8 +46,10 @@ export async function applyReload(h: DaemonHost, next: DaemonConfig): Promise<Re
   const diff = diffConfig(h.config(), next);
   // Served backing files that were deleted or replaced are reported at every reload.
   await checkServedStores(h);
-  const touched = new Set([...diff.luns.added, ...diff.luns.changed.map((c) => c.new)].map((l) => l.name));
-  const retry = [...usedLuns(next).values()].filter((l) => !h.inventory.lunState.has(l.name) && !touched.has(l.name));
+  // LUNs of the configuration that are not served (their file was missing) are tried again with their new
+  // configuration, whatever changed in it; new LUNs go through the diff (a missing known file refuses the reload).
+  const added = new Set(diff.luns.added.map((l) => l.name));
+  const retry = [...usedLuns(next).values()].filter((l) => !h.inventory.lunState.has(l.name) && !added.has(l.name));
   if (isEmptyDiff(diff) && retry.length === 0) {
     // Same content (positions may differ): keep the new one for its positions.
     h.setConfig(next);
@@ -55,7 +57,7 @@ export async function applyReload(h: DaemonHost, next: DaemonConfig): Promise<Re
     for (const pg of next.portalGroups.values()) h.pgByTag.set(pg.tag, pg);
     for (const e of h.listeners) e.pg = next.portalGroups.get(e.pg.name) ?? e.pg;
     h.refreshCatalog();
-    return { source: next.source, changed: false, actions: [], errors: [], deferred: [] };
+    return { source: next.source, changed: false, actions: [], errors: [], deferred: [], problems: storeProblems(h) };
   }
   const { opened, newListeners } = await prepareReload(h, next, diff, retry);
   return commitReload(h, next, diff, opened, newListeners, retry);
@@ -86,7 +88,7 @@ async function prepareReload(h: DaemonHost, next: DaemonConfig, diff: ConfigDiff
       throw new ReloadError(`${formatPos(c.new.pos)}: ${e.message}${shrinkHint(e)}`, { cause: e });
     }
   }
-  const replaced = diff.luns.changed.filter((c) => c.kind === 'replace');
+  const replaced = diff.luns.changed.filter((c) => c.kind === 'replace' && h.inventory.lunState.has(c.old.name));
   const toOpen = [...diff.luns.added, ...replaced.map((c) => c.new)];
   const leaving = new Set([...diff.luns.removed, ...replaced.map((c) => c.old)].map((l) => h.inventory.ctlLuns.get(l.name)));
   // One backing store, one LUN: against the LUNs that stay and among the new ones (device and inode).
@@ -109,6 +111,7 @@ async function prepareReload(h: DaemonHost, next: DaemonConfig, diff: ConfigDiff
         opened.set(l.name, await openServedLun(l, ctx));
       } catch (e) {
         if (!(e instanceof MissingBackingError)) throw e;
+        h.inventory.unserved.set(l.name, e.message);
         h.log.error({ reload: true, lun: l.name, missing: true }, `${e.message}; the LUN is still not served`);
       }
     }
@@ -207,6 +210,7 @@ async function commitReload(
   for (const c of diff.luns.changed) {
     const name = c.old.name;
     const oldId = h.inventory.ctlLuns.get(name);
+    if (oldId === undefined) continue; // not served: retried above
     if (c.kind === 'replace') {
       if (oldId !== undefined) {
         if (c.new.ctlLun !== null && c.new.ctlLun === oldId) {
@@ -331,5 +335,7 @@ async function commitReload(
   }
   for (const id of retire) await ctl.removeLun(id, { inventoryUa: false }).catch((e: unknown) => fail({ ctlLun: id }, `CTL LUN ${id}: removal failed: ${(e as Error).message}`));
   for (const w of next.warnings) log.warn({ reload: true }, w);
-  return { source: next.source, changed: true, actions, errors, deferred };
+  const used = usedLuns(next);
+  for (const name of [...h.inventory.unserved.keys()]) if (!used.has(name) || h.inventory.lunState.has(name)) h.inventory.unserved.delete(name);
+  return { source: next.source, changed: !isEmptyDiff(diff) || actions.length > 0, actions, errors, deferred, problems: storeProblems(h) };
 }
