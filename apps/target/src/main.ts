@@ -40,6 +40,8 @@ import type { ReloadReport } from './reload/report.js';
 import { parseMetricsAddress, type MetricsServer } from './metrics/metrics-server.js';
 import { planMetrics, startMetricsServer } from './metrics/start-metrics.js';
 import { setDefaultUvThreadpoolSize } from './threadpool.js';
+import { KnownStores } from './known-stores.js';
+import { missingKnownStore } from './served-lun.js';
 
 
 export const USAGE = `Usage: iscsi-target [options]
@@ -218,10 +220,12 @@ export async function plugPointsFor(o: CliOptions): Promise<PlugPoints> {
 /**
  * `--check`: problems beyond the file itself that start would meet — what
  * each LUN's backend refuses (a missing file that will not be created, an
- * unavailable backend), ICL and NIC drivers that are unknown or
+ * unavailable backend, a missing directory, a size the file system or the
+ * memory cannot take, a lock held by another process, a file served before
+ * from this data directory and missing now), ICL and NIC drivers that are unknown or
  * unavailable. Returns messages.
  */
-export async function checkConfiguration(config: DaemonConfig, plug: PlugPoints, defaultNic: string | null = null): Promise<string[]> {
+export async function checkConfiguration(config: DaemonConfig, plug: PlugPoints, defaultNic: string | null = null, stores: KnownStores | null = null): Promise<string[]> {
   const problems: string[] = [];
   const used = new Set<string>();
   for (const t of config.targets) for (const l of t.luns.values()) used.add(l.name);
@@ -229,6 +233,12 @@ export async function checkConfiguration(config: DaemonConfig, plug: PlugPoints,
   if (dup !== null) problems.push(dup);
   for (const lun of config.luns.values()) {
     if (!used.has(lun.name)) continue;
+    // Served before from the same data directory and gone now: start would not serve it (item 3 of issue 13).
+    const missing = missingKnownStore(lun, stores);
+    if (missing !== null) {
+      problems.push(`${missing.message}; start would not serve this LUN`);
+      continue;
+    }
     try {
       await checkLun(lun, plug.backends);
     } catch (e) {
@@ -312,7 +322,7 @@ export async function runCli(argv: readonly string[] = process.argv.slice(2)): P
     for (const w of config.warnings) process.stderr.write(`iscsi-target: warning: ${w}\n`);
     const noLocks = backingLockUnavailable();
     if (noLocks !== null && [...config.luns.values()].some((l) => l.backend === 'block')) process.stderr.write(`iscsi-target: warning: ${noLocks}\n`);
-    const problems = await checkConfiguration(config, plug, o.nic ?? null);
+    const problems = await checkConfiguration(config, plug, o.nic ?? null, KnownStores.load(o.dataDir));
     for (const line of describePlugPoints(plug)) process.stdout.write(`iscsi-target: ${line}\n`);
     for (const p of problems) process.stderr.write(`iscsi-target: ${p}\n`);
     if (problems.length > 0) return 1;

@@ -60,19 +60,28 @@ function storeKeys(lun: LunConfig): string[] {
   return [...new Set(keys)];
 }
 
-/** Opens `lun` for serving; throws `LunOpenError` (`MissingBackingError` for a served file that is gone). */
-export async function openServedLun(lun: LunConfig, ctx: ServedLunContext): Promise<MeteredLun> {
+/** The refusal for `lun` when its backing file was served before and is missing now, or null (start, reload, `lun create`, `--check`). */
+export function missingKnownStore(lun: LunConfig, stores: KnownStores | null): MissingBackingError | null {
   const at = lun.pos.line > 0 ? `${formatPos(lun.pos)}: ` : '';
-  if (ctx.stores !== null && lun.pathIsFile && lun.path !== null && !existsSync(lun.path)) {
+  if (stores !== null && lun.pathIsFile && lun.path !== null && !existsSync(lun.path)) {
+    const ctx = { stores };
     for (const key of storeKeys(lun)) {
       const known = ctx.stores.get(key);
       if (known === undefined) continue;
-      throw new MissingBackingError(
+      return new MissingBackingError(
         `${at}lun "${lun.name}": ${lun.path} is missing, but it was served before (serial ${known.serial}, ${known.size} bytes, last opened ${known.lastServed}); ` +
-          `refusing to create an empty disk under the same identity. Restore the file; or, to start over with an empty disk, create it yourself (truncate -s ${known.size} ${lun.path}) or delete its entry from ${ctx.stores.path}`,
+          `refusing to create an empty disk under the same identity. Restore the file; or, to start over with an empty disk, create it yourself (truncate -s ${known.size} ${lun.path}) or delete its entry from ${ctx.stores.path} while the daemon is stopped`,
       );
     }
   }
+  return null;
+}
+
+/** Opens `lun` for serving; throws `LunOpenError` (`MissingBackingError` for a served file that is gone). */
+export async function openServedLun(lun: LunConfig, ctx: ServedLunContext): Promise<MeteredLun> {
+  const at = lun.pos.line > 0 ? `${formatPos(lun.pos)}: ` : '';
+  const missing = missingKnownStore(lun, ctx.stores);
+  if (missing !== null) throw missing;
   const be = meterBackend(await openLun(lun, { copyMode: ctx.copyMode, backends: ctx.backends }));
   warnShrunk(ctx.log, lun, be);
   const size = be.numBlocks * be.blockSize;

@@ -136,4 +136,10 @@ describe.skipIf(e2ePeer() !== undefined)('a missing backing file is not a new di
     expect((await lunList()).map((l) => l.state)).toEqual(['ok', 'ok']);
     expect((await tur(0)).status).toBe(0);
   });
+
+  it('lun create of a RAM disk larger than the free memory is refused (issue 13 item 5)', async () => {
+    const r = await ctl('lun', 'create', '--backend', 'ramdisk', '--size', '1P');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/needs more memory than is available/);
+  });
 });
