@@ -82,6 +82,8 @@ async function probeSize(p: BackendOpenParams, path: string): Promise<void> {
   try {
     fh = await openFile(probe, 'wx', 0o600);
   } catch (e) {
+    // An existing file may be growable in a directory this process cannot write: nothing to probe with, then.
+    if (st !== null && (e as NodeJS.ErrnoException).code === 'EACCES') return;
     throw new BackendOpenError(`cannot create ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message} in ${dir}`);
   }
   try {
