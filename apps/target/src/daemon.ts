@@ -47,13 +47,16 @@ import { answerOtherKey } from './discovery.js';
 import { nullLogger, type Logger } from './logger.js';
 import { backingLockUnavailable } from '@iscsi-target/ctl-block';
 import { duplicateBacking } from './backing-identity.js';
-import { ctlLunOptions, openLun, prStoreFor, warnShrunk } from './lun-factory.js';
+import { ctlLunOptions, prStoreFor } from './lun-factory.js';
+import { KnownStores } from './known-stores.js';
+import { MissingBackingError, openServedLun } from './served-lun.js';
+import { checkServedStores } from './store-watch.js';
 import { DAEMON_DEFAULTS, type DaemonOptions } from './options.js';
 import { acquirePidfile, type Pidfile } from './pidfile.js';
 import { DiscoveryCatalog, sendTargets } from './send-targets.js';
 import { FaultLog } from './fault-log.js';
 import { sysErrorText } from './sys-error.js';
-import { meterBackend, type LunIoStats } from './lun-stats.js';
+import type { LunIoStats, MeteredLun } from './lun-stats.js';
 import { type ReloadReport } from './reload/report.js';
 import { applyReload } from './reload/apply.js';
 import { AdminOperations, type AdminLunInfo, type AdminLunSpec, type AdminPortInfo } from './admin/operations.js';
@@ -89,7 +92,7 @@ export interface TargetDaemonOptions extends DaemonOptions {
 export class TargetDaemon {
   #config: DaemonConfig;
   readonly #log: Logger;
-  readonly #opts: Required<Pick<DaemonOptions, 'noCopy' | 'maxLoginTextLength' | 'maxQueuedLogins' | 'stopGraceMs' | 'authFailureDelayMs'>> & TargetDaemonOptions;
+  readonly #opts: Required<Pick<DaemonOptions, 'noCopy' | 'maxLoginTextLength' | 'maxQueuedLogins' | 'stopGraceMs' | 'authFailureDelayMs' | 'storeCheckIntervalMs'>> & TargetDaemonOptions;
   readonly #plug: PlugPoints;
   readonly #registry: IclRegistry;
   /** NIC drivers created so far, by lower-cased registered name. */
@@ -104,6 +107,7 @@ export class TargetDaemon {
   readonly #inv: LunInventory;
   #reloading: Promise<unknown> = Promise.resolve();
   #pidfile: Pidfile | null = null;
+  #storeTimer: NodeJS.Timeout | null = null;
 
   readonly #acceptor: PortalAcceptor;
   readonly #host: DaemonHost;
@@ -123,6 +127,7 @@ export class TargetDaemon {
     this.#catalog = new DiscoveryCatalog(config);
     for (const pg of config.portalGroups.values()) this.#pgByTag.set(pg.tag, pg);
     for (const d of options.iclDrivers ?? []) this.#registry.register(d);
+    if (options.stateDir !== undefined) this.#inv.stores = KnownStores.load(options.stateDir);
     this.#host = {
       log: this.#log,
       opts: this.#opts,
@@ -242,6 +247,11 @@ export class TargetDaemon {
       try {
         await this.#start();
         this.#state = 'running';
+        const every = this.#opts.storeCheckIntervalMs;
+        if (every > 0) {
+          this.#storeTimer = setInterval(() => void checkServedStores(this.#host), every);
+          this.#storeTimer.unref();
+        }
       } catch (e) {
         this.#state = 'stopping';
         await this.#teardown();
@@ -281,9 +291,20 @@ export class TargetDaemon {
     if (dup !== null) throw new StartError(dup);
     const noLocks = backingLockUnavailable();
     if (noLocks !== null && [...used.values()].some((l) => l.backend === 'block')) this.#log.warn({ locks: false }, `${noLocks}: another daemon could serve the same file`);
+    if (this.#inv.stores?.loadProblem) this.#log.warn({}, this.#inv.stores.loadProblem);
     for (const lun of used.values()) {
-      const be = meterBackend(await openLun(lun, { copyMode: !this.#opts.noCopy, backends: this.#plug.backends }));
-      warnShrunk(this.#log, lun, be);
+      let be: MeteredLun;
+      try {
+        be = await openServedLun(lun, { backends: this.#plug.backends, copyMode: !this.#opts.noCopy, log: this.#log, stores: this.#inv.stores });
+      } catch (e) {
+        // The disk's data is gone: this LUN is not served (the others are), and no empty disk takes its identity.
+        if (e instanceof MissingBackingError) {
+          this.#inv.unserved.set(lun.name, e.message);
+          this.#log.error({ lun: lun.name, path: lun.path ?? undefined, missing: true }, `${e.message}; the LUN is not served`);
+          continue;
+        }
+        throw e;
+      }
       let id: number;
       try {
         const prStore = prStoreFor(lun);
@@ -325,7 +346,10 @@ export class TargetDaemon {
     this.#frontend = frontend;
     for (const t of config.targets) {
       const lunMap = new Map<number, number>();
-      for (const [n, l] of t.luns) lunMap.set(n, this.#inv.ctlLuns.get(l.name)!);
+      for (const [n, l] of t.luns) {
+        const id = this.#inv.ctlLuns.get(l.name);
+        if (id !== undefined) lunMap.set(n, id);
+      }
       for (const ref of t.portalGroups) {
         const pg = config.portalGroups.get(ref.portalGroup)!;
         const tc: Parameters<IscsiFrontend['addTarget']>[0] = { name: t.name, portalGroupTag: pg.tag, lunMap };
@@ -424,6 +448,8 @@ export class TargetDaemon {
 
   async #teardown(): Promise<void> {
     const log = this.#log;
+    if (this.#storeTimer !== null) clearInterval(this.#storeTimer);
+    this.#storeTimer = null;
     await Promise.all(this.#listeners.splice(0).map((l) => l.listener.close().catch((e: unknown) => log.warn({ err: e }, 'closing a listener failed'))));
     this.#acceptor.shutdown();
     if (this.#frontend !== null) {

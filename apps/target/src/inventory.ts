@@ -10,6 +10,7 @@
  */
 import { backingIdentity, type BackingIdentity, type StoreHolder } from './backing-identity.js';
 import type { TargetConfig, LunConfig } from './config/model.js';
+import type { KnownStores } from './known-stores.js';
 import type { BackendFault, MeteredLun } from './lun-stats.js';
 import { ReloadError } from './reload/report.js';
 
@@ -19,13 +20,27 @@ export interface LunEntryState {
   readonly be: MeteredLun;
   /** Its backing store as identified when it was opened (null: no file path). */
   readonly identity: BackingIdentity | null;
+  /** What the last check of its backing file found (`store-watch.ts`). */
+  store: StoreState;
 }
+
+/**
+ * The backing file of a served LUN: `ok`; `unlinked` (deleted: I/O goes to
+ * an inode nothing names, gone when the daemon stops); `moved` (its path
+ * names nothing now, but the file still has a name); `replaced` (its path
+ * names another file). Null for LUNs without a file.
+ */
+export type StoreState = 'ok' | 'unlinked' | 'moved' | 'replaced' | null;
 
 export class LunInventory {
   /** LUN name → CTL LUN id. */
   readonly ctlLuns = new Map<string, number>();
   /** LUN name → its configuration and (metered) backend. */
   readonly lunState = new Map<string, LunEntryState>();
+  /** The backing files served before (`<data-dir>/known-stores.json`), or null without a state directory. */
+  stores: KnownStores | null = null;
+  /** LUNs of the configuration that are not served, and why (their backing file, served before, is missing). */
+  readonly unserved = new Map<string, string>();
   /** LUNs mapped to targets by the admin CLI (target name folded → LUN number → LUN name). */
   readonly adminMaps = new Map<string, Map<number, string>>();
   /** Where each recorded LUN's backend faults go (the daemon's `FaultLog`). */
@@ -40,7 +55,9 @@ export class LunInventory {
     const sink = this.#onFault;
     if (sink !== null) be.onFault = (f) => sink(name, f);
     this.ctlLuns.set(name, id);
-    this.lunState.set(name, { config, be, identity: backingIdentity(config) });
+    this.unserved.delete(name);
+    const identity = backingIdentity(config);
+    this.lunState.set(name, { config, be, identity, store: identity === null ? null : 'ok' });
   }
 
   /** The stores the served LUNs hold, except those of the LUNs in `leaving`. */

@@ -40,6 +40,8 @@ import type { ReloadReport } from './reload/report.js';
 import { parseMetricsAddress, type MetricsServer } from './metrics/metrics-server.js';
 import { planMetrics, startMetricsServer } from './metrics/start-metrics.js';
 import { setDefaultUvThreadpoolSize } from './threadpool.js';
+import { KnownStores } from './known-stores.js';
+import { missingKnownStore } from './served-lun.js';
 
 
 export const USAGE = `Usage: iscsi-target [options]
@@ -70,6 +72,9 @@ Options:
       --no-admin-socket   do not open the admin socket
       --log-level LEVEL   fatal, error, warn, info, debug or trace
                           (default: info, or from "debug N" in the file)
+      --store-check-interval MS
+                          how often served LUN files are checked for deletion
+                          (default 10000; 0 = only at reload)
       --auth-failure-delay MS
                           delay before a failed CHAP/ACL login is answered
                           (default 1000; 0 = none)
@@ -88,6 +93,8 @@ export interface CliOptions {
   readonly metrics?: string | null;
   readonly check: boolean;
   readonly logLevel: Level | null;
+  /** `--store-check-interval MS`, or absent for the default. */
+  readonly storeCheckIntervalMs?: number;
   /** `--auth-failure-delay MS`, or null for the default. */
   readonly authFailureDelayMs?: number;
   /** The admin socket path, or null for none (`--no-admin-socket`). */
@@ -126,6 +133,7 @@ export function parseCli(argv: readonly string[], cwd = process.cwd()): CliComma
         plugin: { type: 'string', multiple: true },
         'log-level': { type: 'string' },
         'auth-failure-delay': { type: 'string' },
+        'store-check-interval': { type: 'string' },
         'admin-socket': { type: 'string' },
         'no-admin-socket': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
@@ -156,6 +164,10 @@ export function parseCli(argv: readonly string[], cwd = process.cwd()): CliComma
   if (delayText !== undefined && (!/^[0-9]{1,5}$/.test(delayText) || Number(delayText) > 60_000)) {
     return { kind: 'usage-error', message: `invalid --auth-failure-delay "${delayText}" (expected milliseconds, 0 to 60000)` };
   }
+  const storeCheck = values['store-check-interval'];
+  if (storeCheck !== undefined && (!/^[0-9]{1,7}$/.test(storeCheck) || Number(storeCheck) > 3_600_000)) {
+    return { kind: 'usage-error', message: `invalid --store-check-interval "${storeCheck}" (expected milliseconds, 0 to 3600000)` };
+  }
   const dataDir = resolve(cwd, values['data-dir'] ?? 'data');
   const adminSocket = values['no-admin-socket'] === true ? null : resolve(cwd, values['admin-socket'] ?? resolve(dataDir, ADMIN_SOCKET_NAME));
   const metrics = values.metrics ?? null;
@@ -167,6 +179,7 @@ export function parseCli(argv: readonly string[], cwd = process.cwd()): CliComma
     kind: 'run',
     options: {
       ...(delayText === undefined ? {} : { authFailureDelayMs: Number(delayText) }),
+      ...(storeCheck === undefined ? {} : { storeCheckIntervalMs: Number(storeCheck) }),
       // Only present when given, so the options of a plain run stay as before.
       ...(values.copy === true || values['no-copy'] === true ? { noCopyExplicit: true } : {}),
       ...(metrics !== null ? { metrics } : {}),
@@ -207,10 +220,12 @@ export async function plugPointsFor(o: CliOptions): Promise<PlugPoints> {
 /**
  * `--check`: problems beyond the file itself that start would meet — what
  * each LUN's backend refuses (a missing file that will not be created, an
- * unavailable backend), ICL and NIC drivers that are unknown or
+ * unavailable backend, a missing directory, a size the file system or the
+ * memory cannot take, a lock held by another process, a file served before
+ * from this data directory and missing now), ICL and NIC drivers that are unknown or
  * unavailable. Returns messages.
  */
-export async function checkConfiguration(config: DaemonConfig, plug: PlugPoints, defaultNic: string | null = null): Promise<string[]> {
+export async function checkConfiguration(config: DaemonConfig, plug: PlugPoints, defaultNic: string | null = null, stores: KnownStores | null = null): Promise<string[]> {
   const problems: string[] = [];
   const used = new Set<string>();
   for (const t of config.targets) for (const l of t.luns.values()) used.add(l.name);
@@ -218,6 +233,12 @@ export async function checkConfiguration(config: DaemonConfig, plug: PlugPoints,
   if (dup !== null) problems.push(dup);
   for (const lun of config.luns.values()) {
     if (!used.has(lun.name)) continue;
+    // Served before from the same data directory and gone now: start would not serve it (item 3 of issue 13).
+    const missing = missingKnownStore(lun, stores);
+    if (missing !== null) {
+      problems.push(`${missing.message}; start would not serve this LUN`);
+      continue;
+    }
     try {
       await checkLun(lun, plug.backends);
     } catch (e) {
@@ -301,7 +322,7 @@ export async function runCli(argv: readonly string[] = process.argv.slice(2)): P
     for (const w of config.warnings) process.stderr.write(`iscsi-target: warning: ${w}\n`);
     const noLocks = backingLockUnavailable();
     if (noLocks !== null && [...config.luns.values()].some((l) => l.backend === 'block')) process.stderr.write(`iscsi-target: warning: ${noLocks}\n`);
-    const problems = await checkConfiguration(config, plug, o.nic ?? null);
+    const problems = await checkConfiguration(config, plug, o.nic ?? null, KnownStores.load(o.dataDir));
     for (const line of describePlugPoints(plug)) process.stdout.write(`iscsi-target: ${line}\n`);
     for (const p of problems) process.stderr.write(`iscsi-target: ${p}\n`);
     if (problems.length > 0) return 1;
@@ -340,6 +361,8 @@ export async function runCli(argv: readonly string[] = process.argv.slice(2)): P
     plugPoints: plug,
     ...(o.nic != null ? { defaultNic: o.nic } : {}),
     ...(o.authFailureDelayMs === undefined ? {} : { authFailureDelayMs: o.authFailureDelayMs }),
+    ...(o.storeCheckIntervalMs === undefined ? {} : { storeCheckIntervalMs: o.storeCheckIntervalMs }),
+    stateDir: o.dataDir,
     ...(metricsPlan !== null ? { commandObserver: metricsPlan.metrics } : {}),
   });
   metricsPlan?.attach(daemon);
@@ -363,10 +386,11 @@ export async function runCli(argv: readonly string[] = process.argv.slice(2)): P
     try {
       const next = await loadConfiguration(o, plug);
       const r = await daemon.reload(next);
-      logger.info(
-        { origin, config: r.source, changed: r.changed, actions: r.actions, errors: r.errors, deferred: r.deferred },
-        r.changed ? `configuration reloaded: ${r.actions.length} change(s)${r.errors.length > 0 ? `, ${r.errors.length} failed` : ''}` : 'configuration reloaded: no changes',
-      );
+      const summary = r.changed ? `configuration reloaded: ${r.actions.length} change(s)${r.errors.length > 0 ? `, ${r.errors.length} failed` : ''}` : 'configuration reloaded: no changes';
+      const fields = { origin, config: r.source, changed: r.changed, actions: r.actions, errors: r.errors, deferred: r.deferred, problems: r.problems };
+      // A LUN whose file is gone is never reported as a plain "no changes".
+      if (r.problems.length > 0) logger.error(fields, `${summary}; ${r.problems.length} LUN problem(s): ${r.problems.join('; ')}`);
+      else logger.info(fields, summary);
       return r;
     } catch (e) {
       logger.error({ origin, err: { type: (e as Error).name, message: (e as Error).message } }, `reload refused: ${(e as Error).message}; the running configuration is unchanged`);

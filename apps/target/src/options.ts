@@ -114,6 +114,14 @@ export interface DaemonOptions {
    * Default 1000 ms.
    */
   authFailureDelayMs?: number;
+  /**
+   * The daemon's state directory (the CLI's `--data-dir`): `known-stores.json`
+   * there records the backing files served, so a missing one is refused
+   * instead of re-created empty. Default none (nothing is remembered).
+   */
+  stateDir?: string;
+  /** How often served backing files are checked for deletion (fstat nlink, path → inode). Default 10000 ms; 0 = only at reload. */
+  storeCheckIntervalMs?: number;
   /** Told about every finished SCSI command (the metrics, `metrics/target-metrics.ts`). Default none. */
   commandObserver?: CommandObserver;
 }
@@ -124,6 +132,7 @@ export const DAEMON_DEFAULTS = {
   maxQueuedLogins: 1024,
   stopGraceMs: 2000,
   authFailureDelayMs: 1000,
+  storeCheckIntervalMs: 10_000,
 } as const;
 
 /** Re-exported for callers building a policy by hand (tests). */

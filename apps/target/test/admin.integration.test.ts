@@ -141,10 +141,10 @@ describe('iscsi-target-ctl', () => {
   it('lun list: a table and --json', async () => {
     const t = await ctl(['lun', 'list']);
     expect(t.code).toBe(0);
-    expect(t.out.split('\n')[0]).toMatch(/^CTL\s+NAME\s+BACKEND\s+SIZE\s+BS\s+RO\s+ORIGIN\s+MAPPED\s+ERRORS\s+PATH$/);
-    expect(t.out.split('\n')[1]).toMatch(new RegExp(`^0\\s+${TARGET.replace(/\./g, '\\.')},lun,0\\s+ramdisk\\s+4 MiB\\s+512\\s+no\\s+config\\s+${TARGET.replace(/\./g, '\\.')}/0\\s+0\\s+-$`));
+    expect(t.out.split('\n')[0]).toMatch(/^CTL\s+NAME\s+BACKEND\s+SIZE\s+BS\s+RO\s+ORIGIN\s+MAPPED\s+STATE\s+ERRORS\s+PATH$/);
+    expect(t.out.split('\n')[1]).toMatch(new RegExp(`^0\\s+${TARGET.replace(/\./g, '\\.')},lun,0\\s+ramdisk\\s+4 MiB\\s+512\\s+no\\s+config\\s+${TARGET.replace(/\./g, '\\.')}/0\\s+ok\\s+0\\s+-$`));
     expect(await json(['lun', 'list'])).toEqual([
-      { name: `${TARGET},lun,0`, ctlLun: 0, backend: 'ramdisk', path: null, size: 4 * 1024 * 1024, blockSize: 512, readOnly: false, serial: expect.any(String) as string, origin: 'config', mappings: [{ target: TARGET, lun: 0 }], errors: 0, faults: {} },
+      { name: `${TARGET},lun,0`, ctlLun: 0, backend: 'ramdisk', path: null, size: 4 * 1024 * 1024, blockSize: 512, readOnly: false, serial: expect.any(String) as string, origin: 'config', mappings: [{ target: TARGET, lun: 0 }], errors: 0, faults: {}, state: 'ok' },
     ]);
   });
 
@@ -263,7 +263,7 @@ describe('iscsi-target-ctl', () => {
   it('reload: prints what changed; a refused reload exits 1 with the reason', async () => {
     const r = await ctl(['reload']);
     expect(r).toEqual({ code: 0, out: `${join(dir, 'ctl.conf')}: reloaded (2 change(s))\n  lun "${TARGET},lun,1": added (CTL LUN 1)\n  target ${TARGET} (tag 1): LUN map updated\n`, err: '' });
-    expect(await json(['reload'])).toEqual({ source: join(dir, 'ctl.conf'), changed: false, actions: [], errors: [], deferred: [] });
+    expect(await json(['reload'])).toEqual({ source: join(dir, 'ctl.conf'), changed: false, actions: [], errors: [], deferred: [], problems: [] });
     nextReload = () => Promise.reject(new ReloadError('ctl.conf:3:1: unknown keyword "bogus"'));
     expect(await ctl(['reload'])).toEqual({ code: 1, out: '', err: 'iscsi-target-ctl: ctl.conf:3:1: unknown keyword "bogus"\n' });
   });

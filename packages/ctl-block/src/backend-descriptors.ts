@@ -6,7 +6,9 @@
  * What it does: maps `BackendOpenParams` (what the configuration says about
  * one LUN) to each backend's options, refuses a missing backing file unless
  * the LUN may be created, and checks without opening (`check`, for the
- * daemon's `--check`). Option values arrive already validated by the daemon
+ * daemon's `--check`: a missing directory, a size the file system refuses
+ * (probed on a temporary file), a lock held elsewhere). A RAM disk larger
+ * than the memory available is refused by both. Option values arrive already validated by the daemon
  * (`pblocksize`, `rpm` and `capacity` as decimal numbers, switches as
  * `on`/`off`). `unmap off` makes a LUN fully provisioned as reported (no
  * UNMAP, LBPME 0); `capacity` (ramdisk) caps the memory it allocates.
@@ -15,8 +17,9 @@
  * embedder, calls `registerBackend(blockBackendDescriptor)`), or parse
  * ctl.conf.
  */
-import { stat } from 'node:fs/promises';
-import { resolve as resolvePath } from 'node:path';
+import { open as openFile, stat, unlink } from 'node:fs/promises';
+import { freemem } from 'node:os';
+import { basename, dirname, join, resolve as resolvePath } from 'node:path';
 import type { BackendDescriptor, BackendLun, BackendOpenParams } from '@iscsi-target/ctl-core';
 import type { BufferPool } from './buffer-pool.js';
 import { probeBackingLock } from './backing-lock.js';
@@ -60,6 +63,57 @@ async function refuseShrink(p: BackendOpenParams, path: string): Promise<void> {
   if (st !== null && st.isFile() && st.size > p.size) throw new ShrinkRefusedError(resolvePath(path), st.size, p.size);
 }
 
+/**
+ * What creating or growing `path` to `p.size` would meet, without touching
+ * the file (`--check`): its directory must exist and be a directory, and the
+ * file system must take a file of that size (EFBIG for `size 1P` on ext4).
+ * Probed with a sparse temporary file in the same directory, removed at once.
+ */
+async function probeSize(p: BackendOpenParams, path: string): Promise<void> {
+  if (p.size === null || p.readOnly) return;
+  const st = await stat(path).catch(() => null);
+  if (st !== null && (!st.isFile() || st.size >= p.size)) return;
+  const dir = dirname(resolvePath(path));
+  const d = await stat(dir).catch((e: NodeJS.ErrnoException) => e);
+  if (d instanceof Error) throw new BackendOpenError(`cannot create ${path}: its directory ${dir} is missing or unreadable (${d.code ?? d.message})`);
+  if (!d.isDirectory()) throw new BackendOpenError(`cannot create ${path}: ${dir} is not a directory`);
+  const probe = join(dir, `.${basename(path)}.check-${process.pid}`);
+  let fh;
+  try {
+    fh = await openFile(probe, 'wx', 0o600);
+  } catch (e) {
+    // An existing file may be growable in a directory this process cannot write: nothing to probe with, then.
+    if (st !== null && (e as NodeJS.ErrnoException).code === 'EACCES') return;
+    throw new BackendOpenError(`cannot create ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message} in ${dir}`);
+  }
+  try {
+    await fh.truncate(p.size);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new BackendOpenError(`cannot ${st === null ? 'create' : 'grow'} ${path} to ${p.size} bytes: ${code === 'EFBIG' ? 'EFBIG (larger than the file system allows for one file)' : (code ?? (e as Error).message)}`);
+  } finally {
+    await fh.close().catch(() => undefined);
+    await unlink(probe).catch(() => undefined);
+  }
+}
+
+/**
+ * Refuses a RAM disk that could not be filled: the memory it may take (its
+ * size, or `capacity` when smaller) beyond what the machine has available
+ * now (`os.freemem()`, MemAvailable on Linux).
+ */
+function oversizedRamdisk(p: BackendOpenParams): BackendOpenError | null {
+  if (p.size === null) return null;
+  const limit = Math.min(p.size, num(p, 'capacity') ?? p.size);
+  const free = freemem();
+  if (limit > free) {
+    return new BackendOpenError(
+      `a RAM disk of ${p.size} bytes${limit < p.size ? ` (capacity ${limit})` : ''} needs more memory than is available (${free} bytes free); lower "size" or set "option capacity" below that`,
+    );
+  }
+  return null;
+}
+
 /** A `block` descriptor whose LUNs use `options.pool`. */
 export function createBlockBackendDescriptor(options: BackendDescriptorOptions = {}): BackendDescriptor {
   return {
@@ -73,6 +127,7 @@ export function createBlockBackendDescriptor(options: BackendDescriptorOptions =
       if (p.path === null) throw new BackendOpenError('backend block needs a "path"');
       await requireExisting(p, p.path);
       await refuseShrink(p, p.path);
+      await probeSize(p, p.path);
       // What open would meet: another process holding the file (a writable LUN needs it to itself).
       const locked = probeBackingLock(resolvePath(p.path), p.readOnly ? 'shared' : 'exclusive');
       if (locked !== null) throw locked;
@@ -106,8 +161,16 @@ export function createRamdiskBackendDescriptor(options: BackendDescriptorOptions
     needsPath: false,
     needsSize: true,
     available: () => null,
+    check(p) {
+      if (p.size === null) return Promise.reject(new BackendOpenError('backend ramdisk needs a "size"'));
+      const tooBig = oversizedRamdisk(p);
+      if (tooBig !== null) return Promise.reject(tooBig);
+      return Promise.resolve();
+    },
     open(p): Promise<BackendLun> {
       if (p.size === null) return Promise.reject(new BackendOpenError('backend ramdisk needs a "size"'));
+      const tooBig = oversizedRamdisk(p);
+      if (tooBig !== null) return Promise.reject(tooBig);
       const r: RamdiskBackendOptions = { ...p.identity, size: p.size, name: p.lunName, blockSize: p.blockSize, readOnly: p.readOnly, copyMode: p.copyMode };
       const pblock = num(p, 'pblocksize');
       if (pblock !== undefined) r.physicalBlockSize = pblock;

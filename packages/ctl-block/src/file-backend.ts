@@ -434,6 +434,16 @@ export class FileBackend extends IdentifiedBackendLun implements BackendLun {
     return { inflight: this.#dispatcher.inflight, backgroundErrors: this.#dispatcher.backgroundErrors };
   }
 
+  /**
+   * The open store as the kernel sees it now (fstat of the LUN's
+   * descriptor): `nlink` 0 means the file was deleted while served (I/O
+   * still reaches the unlinked inode, which vanishes at close).
+   */
+  async storeStat(): Promise<{ nlink: number; dev: number; ino: number }> {
+    const st = await this.#io.fstat(this.#fd);
+    return { nlink: st.nlink, dev: st.dev, ino: st.ino };
+  }
+
   /** `BackendLun.submit`: executes a decoded READ / WRITE / VERIFY / SYNCHRONIZE CACHE. */
   submit(io: ScsiIo, request: BlockRequest, ctl: CtlBackendServices): void {
     this.#dispatcher.submit(io, request, ctl);

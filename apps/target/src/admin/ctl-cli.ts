@@ -78,9 +78,9 @@ export function table(header: readonly string[], rows: ReadonlyArray<readonly st
 
 function fmtLuns(luns: AdminLunInfo[]): string {
   return table(
-    ['CTL', 'NAME', 'BACKEND', 'SIZE', 'BS', 'RO', 'ORIGIN', 'MAPPED', 'ERRORS', 'PATH'],
+    ['CTL', 'NAME', 'BACKEND', 'SIZE', 'BS', 'RO', 'ORIGIN', 'MAPPED', 'STATE', 'ERRORS', 'PATH'],
     luns.map((l) => [
-      String(l.ctlLun),
+      l.ctlLun === null ? '-' : String(l.ctlLun),
       l.name,
       l.backend === 'block' ? 'file' : l.backend,
       formatSize(l.size),
@@ -88,6 +88,7 @@ function fmtLuns(luns: AdminLunInfo[]): string {
       l.readOnly ? 'yes' : 'no',
       l.origin,
       l.mappings.map((m) => `${m.target}/${m.lun}`).join(',') || '-',
+      l.state ?? 'ok',
       // e.g. "3 (ENOSPC 3)": the count, and by errno when there are any.
       l.errors === 0 ? '0' : `${l.errors} (${Object.entries(l.faults ?? {}).map(([k, n]) => `${k} ${n}`).join(', ')})`,
       l.path ?? '-',
@@ -133,10 +134,11 @@ function fmtPorts(p: { portals: BoundPortal[]; ports: AdminPortInfo[] }): string
 }
 
 function fmtReload(r: ReloadReport): string {
-  if (!r.changed) return `${r.source}: no changes\n`;
-  const lines = [`${r.source}: reloaded (${r.actions.length} change(s))`, ...r.actions.map((a) => `  ${a}`)];
+  const problems = r.problems ?? [];
+  const lines = [r.changed ? `${r.source}: reloaded (${r.actions.length} change(s))` : `${r.source}: no changes${problems.length > 0 ? `, but ${problems.length} problem(s):` : ''}`, ...r.actions.map((a) => `  ${a}`)];
   for (const d of r.deferred) lines.push(`  deferred: ${d}`);
   for (const e of r.errors) lines.push(`  error: ${e}`);
+  for (const p of problems) lines.push(`  problem: ${p}`);
   return lines.join('\n') + '\n';
 }
 

@@ -18,8 +18,9 @@ import { formatSize } from '../config/size.js';
 import type { DaemonHost } from '../daemon-host.js';
 import { describeBytes, ShrinkRefusedError } from '@iscsi-target/ctl-block';
 import { capacityOf, resizeBackend, sameLunMap } from '../inventory.js';
-import { ctlLunOptions, openLun, prStoreFor } from '../lun-factory.js';
-import { meterBackend, type LunIoStats, type MeteredLun } from '../lun-stats.js';
+import { ctlLunOptions, prStoreFor } from '../lun-factory.js';
+import { openServedLun } from '../served-lun.js';
+import type { LunIoStats, MeteredLun } from '../lun-stats.js';
 import { usedLuns } from '../reload/config-diff.js';
 
 export class AdminOperations {
@@ -57,9 +58,34 @@ export class AdminOperations {
         mappings,
         errors: be.stats.errors,
         faults: Object.fromEntries(be.faults),
+        state: st.store ?? 'ok',
       });
     }
-    return out.sort((a, b) => a.ctlLun - b.ctlLun);
+    out.sort((a, b) => (a.ctlLun ?? 0) - (b.ctlLun ?? 0));
+    // LUNs of the configuration that are not served: their backing file, served before, is missing.
+    const used = usedLuns(this.#h.config());
+    for (const [name, why] of this.#h.inventory.unserved) {
+      const l = used.get(name);
+      if (l === undefined) continue;
+      out.push({
+        name,
+        ctlLun: null,
+        backend: l.backend,
+        path: l.path,
+        size: 0,
+        blockSize: l.blockSize,
+        readOnly: l.options.get('readonly') === 'on',
+        serial: l.serial ?? '',
+        origin: 'config',
+        // Where it would be mapped (not reported to initiators while it is not served).
+        mappings: this.#h.config().targets.flatMap((t) => [...t.luns].filter(([, c]) => c.name === name).map(([n]) => ({ target: t.name, lun: n }))),
+        errors: 0,
+        faults: {},
+        state: 'missing',
+        problem: why,
+      });
+    }
+    return out;
   }
 
   /** Cumulative I/O counters per LUN (the admin CLI's `stat` computes rates). */
@@ -133,7 +159,7 @@ export class AdminOperations {
     if (dup !== null) throw new AdminError(dup);
     let be: MeteredLun;
     try {
-      be = meterBackend(await openLun(config, { copyMode: !this.#h.opts.noCopy, backends: this.#h.plug.backends }));
+      be = await openServedLun(config, { backends: this.#h.plug.backends, copyMode: !this.#h.opts.noCopy, log: this.#h.log, stores: this.#h.inventory.stores });
     } catch (e) {
       throw new AdminError((e as Error).message);
     }
@@ -275,7 +301,8 @@ export interface AdminLunSpec {
 
 export interface AdminLunInfo {
   name: string;
-  ctlLun: number;
+  /** Its CTL LUN id, or null when it is not served (`state` `missing`). */
+  ctlLun: number | null;
   backend: string;
   path: string | null;
   size: number;
@@ -289,6 +316,14 @@ export interface AdminLunInfo {
   errors: number;
   /** The same by errno name (ENOSPC, EIO...; "other" without one). */
   faults: Record<string, number>;
+  /**
+   * Its backing file: `ok` (or no file); `unlinked`, `moved`, `replaced`
+   * (changed while served, `store-watch.ts`); `missing` (not served: the
+   * file, served before, is gone; `ctlLun` is then null).
+   */
+  state: 'ok' | 'unlinked' | 'moved' | 'replaced' | 'missing';
+  /** Why a `missing` LUN is not served. */
+  problem?: string;
 }
 
 export interface AdminPortInfo {

@@ -33,8 +33,10 @@ import { formatSize } from '../config/size.js';
 import { addrKey, type DaemonHost, type ListenerEntry } from '../daemon-host.js';
 import { describeBytes, ShrinkRefusedError } from '@iscsi-target/ctl-block';
 import { capacityOf, resizeBackend, sameLunMap } from '../inventory.js';
-import { allowsShrink, ctlLunOptions, openLun, prStoreFor, shrinkHint, warnShrunk } from '../lun-factory.js';
-import { meterBackend, type MeteredLun } from '../lun-stats.js';
+import { allowsShrink, ctlLunOptions, prStoreFor, shrinkHint } from '../lun-factory.js';
+import { MissingBackingError, openServedLun } from '../served-lun.js';
+import { checkServedStores, storeProblems } from '../store-watch.js';
+import type { MeteredLun } from '../lun-stats.js';
 import { sysErrorText } from '../sys-error.js';
 import { describeGlobalChange, differingKeys, diffConfig, isEmptyDiff, targetShape, usedLuns, type ConfigDiff } from './config-diff.js';
 import { ReloadError, type ReloadReport } from './report.js';
@@ -42,20 +44,26 @@ import { ReloadError, type ReloadReport } from './report.js';
 export async function applyReload(h: DaemonHost, next: DaemonConfig): Promise<ReloadReport> {
   if (h.state() !== 'running') throw new ReloadError(`cannot reload: the daemon is ${h.state()}`);
   const diff = diffConfig(h.config(), next);
-  if (isEmptyDiff(diff)) {
+  // Served backing files that were deleted or replaced are reported at every reload.
+  await checkServedStores(h);
+  // LUNs of the configuration that are not served (their file was missing) are tried again with their new
+  // configuration, whatever changed in it; new LUNs go through the diff (a missing known file refuses the reload).
+  const added = new Set(diff.luns.added.map((l) => l.name));
+  const retry = [...usedLuns(next).values()].filter((l) => !h.inventory.lunState.has(l.name) && !added.has(l.name));
+  if (isEmptyDiff(diff) && retry.length === 0) {
     // Same content (positions may differ): keep the new one for its positions.
     h.setConfig(next);
     h.pgByTag.clear();
     for (const pg of next.portalGroups.values()) h.pgByTag.set(pg.tag, pg);
     for (const e of h.listeners) e.pg = next.portalGroups.get(e.pg.name) ?? e.pg;
     h.refreshCatalog();
-    return { source: next.source, changed: false, actions: [], errors: [], deferred: [] };
+    return { source: next.source, changed: false, actions: [], errors: [], deferred: [], problems: storeProblems(h) };
   }
-  const { opened, newListeners } = await prepareReload(h, next, diff);
-  return commitReload(h, next, diff, opened, newListeners);
+  const { opened, newListeners } = await prepareReload(h, next, diff, retry);
+  return commitReload(h, next, diff, opened, newListeners, retry);
 }
 
-async function prepareReload(h: DaemonHost, next: DaemonConfig, diff: ConfigDiff): Promise<{ opened: Map<string, MeteredLun>; newListeners: ListenerEntry[] }> {
+async function prepareReload(h: DaemonHost, next: DaemonConfig, diff: ConfigDiff, retry: readonly LunConfig[]): Promise<{ opened: Map<string, MeteredLun>; newListeners: ListenerEntry[] }> {
   for (const pg of [...diff.portalGroups.added, ...diff.portalGroups.changed.map((c) => c.new)]) {
     if (pg.listen.length === 0) continue;
     try {
@@ -80,11 +88,11 @@ async function prepareReload(h: DaemonHost, next: DaemonConfig, diff: ConfigDiff
       throw new ReloadError(`${formatPos(c.new.pos)}: ${e.message}${shrinkHint(e)}`, { cause: e });
     }
   }
-  const replaced = diff.luns.changed.filter((c) => c.kind === 'replace');
+  const replaced = diff.luns.changed.filter((c) => c.kind === 'replace' && h.inventory.lunState.has(c.old.name));
   const toOpen = [...diff.luns.added, ...replaced.map((c) => c.new)];
   const leaving = new Set([...diff.luns.removed, ...replaced.map((c) => c.old)].map((l) => h.inventory.ctlLuns.get(l.name)));
   // One backing store, one LUN: against the LUNs that stay and among the new ones (device and inode).
-  const dup = duplicateBacking(toOpen, h.inventory.storeHolders(new Set([...diff.luns.removed, ...replaced.map((c) => c.old)].map((l) => l.name))));
+  const dup = duplicateBacking([...toOpen, ...retry], h.inventory.storeHolders(new Set([...diff.luns.removed, ...replaced.map((c) => c.old)].map((l) => l.name))));
   if (dup !== null) throw new ReloadError(dup);
   const taken = new Set([...h.inventory.ctlLuns.values()].filter((id) => !leaving.has(id)));
   for (const l of toOpen) {
@@ -95,10 +103,17 @@ async function prepareReload(h: DaemonHost, next: DaemonConfig, diff: ConfigDiff
   const opened = new Map<string, MeteredLun>();
   const newListeners: ListenerEntry[] = [];
   try {
-    for (const l of toOpen) {
-      const be = meterBackend(await openLun(l, { copyMode: !h.opts.noCopy, backends: h.plug.backends }));
-      opened.set(l.name, be);
-      warnShrunk(h.log, l, be);
+    const ctx = { backends: h.plug.backends, copyMode: !h.opts.noCopy, log: h.log, stores: h.inventory.stores };
+    for (const l of toOpen) opened.set(l.name, await openServedLun(l, ctx));
+    // LUNs of the configuration that are not served (their file was missing): tried again, e.g. after a restore.
+    for (const l of retry) {
+      try {
+        opened.set(l.name, await openServedLun(l, ctx));
+      } catch (e) {
+        if (!(e instanceof MissingBackingError)) throw e;
+        h.inventory.unserved.set(l.name, e.message);
+        h.log.error({ reload: true, lun: l.name, missing: true }, `${e.message}; the LUN is still not served`);
+      }
     }
     for (const pg of next.portalGroups.values()) {
       for (const addr of pg.listen) {
@@ -119,7 +134,14 @@ async function prepareReload(h: DaemonHost, next: DaemonConfig, diff: ConfigDiff
   return { opened, newListeners };
 }
 
-async function commitReload(h: DaemonHost, next: DaemonConfig, diff: ConfigDiff, opened: Map<string, MeteredLun>, newListeners: ListenerEntry[]): Promise<ReloadReport> {
+async function commitReload(
+  h: DaemonHost,
+  next: DaemonConfig,
+  diff: ConfigDiff,
+  opened: Map<string, MeteredLun>,
+  newListeners: ListenerEntry[],
+  retry: readonly LunConfig[],
+): Promise<ReloadReport> {
   const log = h.log;
   const ctl = h.ctl();
   const frontend = h.frontend();
@@ -181,9 +203,14 @@ async function commitReload(h: DaemonHost, next: DaemonConfig, diff: ConfigDiff,
   for (const l of diff.luns.added) {
     if (addCtl(l, opened.get(l.name)!)) act({ lun: l.name, ctlLun: h.inventory.ctlLuns.get(l.name) }, `lun "${l.name}": added (CTL LUN ${h.inventory.ctlLuns.get(l.name)})`);
   }
+  for (const l of retry) {
+    const be = opened.get(l.name);
+    if (be !== undefined && addCtl(l, be)) act({ lun: l.name, ctlLun: h.inventory.ctlLuns.get(l.name) }, `lun "${l.name}": its backing file is back: served (CTL LUN ${h.inventory.ctlLuns.get(l.name)})`);
+  }
   for (const c of diff.luns.changed) {
     const name = c.old.name;
     const oldId = h.inventory.ctlLuns.get(name);
+    if (oldId === undefined) continue; // not served: retried above
     if (c.kind === 'replace') {
       if (oldId !== undefined) {
         if (c.new.ctlLun !== null && c.new.ctlLun === oldId) {
@@ -308,5 +335,7 @@ async function commitReload(h: DaemonHost, next: DaemonConfig, diff: ConfigDiff,
   }
   for (const id of retire) await ctl.removeLun(id, { inventoryUa: false }).catch((e: unknown) => fail({ ctlLun: id }, `CTL LUN ${id}: removal failed: ${(e as Error).message}`));
   for (const w of next.warnings) log.warn({ reload: true }, w);
-  return { source: next.source, changed: true, actions, errors, deferred };
+  const used = usedLuns(next);
+  for (const name of [...h.inventory.unserved.keys()]) if (!used.has(name) || h.inventory.lunState.has(name)) h.inventory.unserved.delete(name);
+  return { source: next.source, changed: !isEmptyDiff(diff) || actions.length > 0, actions, errors, deferred, problems: storeProblems(h) };
 }

@@ -22,4 +22,10 @@ export interface ReloadReport {
   readonly errors: readonly string[];
   /** Changes accepted but only effective at the next start (e.g. `pidfile`). */
   readonly deferred: readonly string[];
+  /**
+   * Standing problems found at this reload, changed or not (logged as errors):
+   * a served LUN whose backing file was deleted, moved or replaced, a LUN of
+   * the configuration not served because its file is missing.
+   */
+  readonly problems: readonly string[];
 }
