@@ -282,7 +282,18 @@ export class TargetDaemon {
     const noLocks = backingLockUnavailable();
     if (noLocks !== null && [...used.values()].some((l) => l.backend === 'block')) this.#log.warn({ locks: false }, `${noLocks}: another daemon could serve the same file`);
     for (const lun of used.values()) {
-      const be = meterBackend(await openLun(lun, { copyMode: !this.#opts.noCopy, backends: this.#plug.backends }));
+      let opened;
+      try {
+        opened = await openLun(lun, { copyMode: !this.#opts.noCopy, backends: this.#plug.backends });
+      } catch (e) {
+        // Storage that is out of reach (a Ceph cluster down, an RBD image missing:
+        // the backend marks the error `storageUnavailable`) fails only this LUN;
+        // the other LUNs serve. Any other open error still refuses the start.
+        if (!isStorageUnavailable(e)) throw e;
+        this.#log.error({ lun: lun.name, backend: lun.backend, path: lun.path ?? undefined, err: e }, `LUN not served: ${(e as Error).message}`);
+        continue;
+      }
+      const be = meterBackend(opened);
       warnShrunk(this.#log, lun, be);
       let id: number;
       try {
@@ -325,7 +336,10 @@ export class TargetDaemon {
     this.#frontend = frontend;
     for (const t of config.targets) {
       const lunMap = new Map<number, number>();
-      for (const [n, l] of t.luns) lunMap.set(n, this.#inv.ctlLuns.get(l.name)!);
+      for (const [n, l] of t.luns) {
+        const id = this.#inv.ctlLuns.get(l.name);
+        if (id !== undefined) lunMap.set(n, id);
+      }
       for (const ref of t.portalGroups) {
         const pg = config.portalGroups.get(ref.portalGroup)!;
         const tc: Parameters<IscsiFrontend['addTarget']>[0] = { name: t.name, portalGroupTag: pg.tag, lunMap };
@@ -537,3 +551,10 @@ export class TargetDaemon {
   }
 }
 
+/** Whether `e` (or an error in its cause chain) says the LUN's storage is out of reach (`storageUnavailable: true`). */
+function isStorageUnavailable(e: unknown): boolean {
+  for (let c: unknown = e, depth = 0; c instanceof Error && depth < 8; c = c.cause, depth++) {
+    if ((c as { storageUnavailable?: unknown }).storageUnavailable === true) return true;
+  }
+  return false;
+}

@@ -100,7 +100,11 @@ export class RbdImage {
         created = cr === 0;
         ({ ret, handle } = await tryOpen());
       }
-      if (ret === ENOENT) throw new RbdError(`RBD image ${name} (or its pool) does not exist`, ret);
+      if (ret === ENOENT) {
+        const err = new RbdError(`RBD image ${name} (or its pool) does not exist`, ret);
+        err.storageUnavailable = true;
+        throw err;
+      }
       check(`cannot open RBD image ${name}`, ret);
       if (handle === undefined) throw new Error(`cannot open RBD image ${name}`);
       return new RbdImage(spec, cluster, handle, created);
