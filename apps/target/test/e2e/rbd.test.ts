@@ -11,12 +11,59 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_IQN, freePort, haveCommand, run, startTarget, type TargetHandle } from '@iscsi-target/test-utils';
+import { DEFAULT_IQN, freePort, haveCommand, rawClose, rawLogin, rawScsiCommand, repoRoot, run, startTarget, type RawSession, type TargetHandle } from '@iscsi-target/test-utils';
 import { rbdNativeUnavailable } from '@iscsi-target/ctl-rbd';
 import { cephAvailable, startCluster, type CephCluster } from '../../../../tools/ceph/cluster.mjs';
 
 const MiB = 1024 * 1024;
 const BYTES = 64 * MiB;
+const ctlBin = path.join(repoRoot, 'apps', 'target', 'bin', 'iscsi-target-ctl.js');
+
+function cawCdb(lba: number, blocks: number): Buffer {
+  const c = Buffer.alloc(16);
+  c[0] = 0x89; // COMPARE AND WRITE (SBC-4 5.3)
+  c.writeBigUInt64BE(BigInt(lba), 2);
+  c[13] = blocks;
+  return c;
+}
+function readCapacity16(): Buffer {
+  const c = Buffer.alloc(16);
+  c[0] = 0x9e;
+  c[1] = 0x10;
+  c.writeUInt32BE(32, 10);
+  return c;
+}
+function getLbaStatus(lba: number): Buffer {
+  const c = Buffer.alloc(16);
+  c[0] = 0x9e;
+  c[1] = 0x12; // GET LBA STATUS (SBC-4 5.7)
+  c.writeBigUInt64BE(BigInt(lba), 2);
+  c.writeUInt32BE(4096, 10);
+  return c;
+}
+function unmapList(lba: number, blocks: number): Buffer {
+  const b = Buffer.alloc(24);
+  b.writeUInt16BE(22, 0);
+  b.writeUInt16BE(16, 2);
+  b.writeBigUInt64BE(BigInt(lba), 8);
+  b.writeUInt32BE(blocks, 16);
+  return b;
+}
+function unmapCdb(len: number): Buffer {
+  const c = Buffer.alloc(10);
+  c[0] = 0x42;
+  c.writeUInt16BE(len, 7);
+  return c;
+}
+/** GET LBA STATUS descriptors: [lba, blocks, provisioning status] (0 mapped, 1 deallocated). */
+function lbaStatus(data: Buffer): Array<[number, number, number]> {
+  const out: Array<[number, number, number]> = [];
+  const len = data.readUInt32BE(0);
+  for (let o = 8; o + 16 <= Math.min(data.length, len + 4); o += 16) {
+    out.push([Number(data.readBigUInt64BE(o)), data.readUInt32BE(o + 8), (data[o + 12] ?? 0) & 0x0f]);
+  }
+  return out;
+}
 
 async function qemuHasIscsi(): Promise<boolean> {
   if (!haveCommand('qemu-img')) return false;
@@ -114,6 +161,99 @@ describe.skipIf(why !== null)(`backend rbd over iSCSI${why ? ` (skipped: ${why})
       expect(b0.code, b0.stderr).toBe(0);
       expect(b0.stdout).toMatch(/optimal unmap granularity:\s*8192\b/i);
     });
+  });
+
+  describe('two initiators on one RBD LUN (raw sessions), iscsi-ls, qemu-io', () => {
+    let target: TargetHandle;
+    let port: number;
+    let a: RawSession;
+    let b: RawSession;
+    let tdir: string;
+    beforeAll(async () => {
+      port = await freePort();
+      tdir = mkdtempSync(path.join(dir, 'two-'));
+      const file = path.join(tdir, 'ctl.conf');
+      writeFileSync(file, conf(port, `  lun 0 {\n    backend rbd\n    path rbd/e2e2\n    size 64M\n    option ceph_conf ${cluster.conf}\n  }\n`));
+      target = await startTarget({ port, args: ['-f', file], dataDir: tdir });
+      a = await rawLogin('127.0.0.1', port, { targetName: DEFAULT_IQN, initiatorName: 'iqn.2026-12.test:rbd-a' });
+      b = await rawLogin('127.0.0.1', port, { targetName: DEFAULT_IQN, initiatorName: 'iqn.2026-12.test:rbd-b' });
+      // Clear the power-on unit attention on both.
+      for (const s of [a, b]) for (let i = 0; i < 3; i++) if ((await rawScsiCommand(s, Buffer.alloc(6))).status === 0) break;
+    }, 60_000);
+    afterAll(async () => {
+      if (a) rawClose(a);
+      if (b) rawClose(b);
+      await target?.stop();
+    });
+
+    it.skipIf(!haveCommand('iscsi-ls'))('iscsi-ls lists the target and the LUN', async () => {
+      const r = await run('iscsi-ls', ['-s', `iscsi://127.0.0.1:${port}`], { timeoutMs: 20_000 });
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toContain(DEFAULT_IQN);
+      expect(r.stdout).toMatch(/Lun:0\b/);
+    });
+
+    it.skipIf(!haveCommand('qemu-io'))('qemu-io: an unaligned pattern write reads back, its neighbours untouched', async () => {
+      const url = target.url(0);
+      const w = await run('qemu-io', ['-f', 'raw', '-c', 'write -P 0x00 0 65536', '-c', 'write -P 0xa5 1000 5001', url], { timeoutMs: 30_000 });
+      expect(w.code, w.stderr + w.stdout).toBe(0);
+      const r = await run('qemu-io', ['-f', 'raw', '-c', 'read -P 0xa5 1000 5001', '-c', 'read -P 0x00 0 1000', '-c', 'read -P 0x00 6001 59535', url], { timeoutMs: 30_000 });
+      expect(r.code, r.stderr + r.stdout).toBe(0);
+      expect(r.stdout + r.stderr).not.toMatch(/Pattern verification failed|error/i);
+    });
+
+    it('COMPARE AND WRITE from two initiators: exactly one winner each round', async () => {
+      const lba = 4096;
+      const block = (v: number) => Buffer.alloc(512, v);
+      const init = await rawScsiCommand(a, (() => { const c = Buffer.alloc(10); c[0] = 0x2a; c.writeUInt32BE(lba, 2); c.writeUInt16BE(1, 7); return c; })(), { dataOut: block(0) });
+      expect(init.status).toBe(0);
+      let cur = 0;
+      for (let round = 0; round < 20; round++) {
+        const va = (2 * round + 1) & 0xff;
+        const vb = (2 * round + 2) & 0xff;
+        const [ra, rb] = await Promise.all([
+          rawScsiCommand(a, cawCdb(lba, 1), { dataOut: Buffer.concat([block(cur), block(va)]) }),
+          rawScsiCommand(b, cawCdb(lba, 1), { dataOut: Buffer.concat([block(cur), block(vb)]) }),
+        ]);
+        const wins = [ra, rb].filter((r) => r.status === 0).length;
+        expect(wins, `round ${round}`).toBe(1);
+        const loser = ra.status === 0 ? rb : ra;
+        expect([loser.status, loser.senseKey, loser.asc]).toEqual([2, 0x0e, 0x1d]); // MISCOMPARE
+        cur = ra.status === 0 ? va : vb;
+        const rd = Buffer.alloc(10);
+        rd[0] = 0x28;
+        rd.writeUInt32BE(lba, 2);
+        rd.writeUInt16BE(1, 7);
+        const back = await rawScsiCommand(b, rd, { readLength: 512 });
+        expect(back.data.equals(block(cur)), `round ${round}`).toBe(true);
+      }
+    }, 60_000);
+
+    it('UNMAP then GET LBA STATUS shows the hole (one RADOS object)', async () => {
+      // Map the first 8 MiB (two 4 MiB objects), then unmap the first object.
+      const w = await run('qemu-io', ['-f', 'raw', '-c', `write -P 0x11 0 ${8 * MiB}`, target.url(0)], { timeoutMs: 30_000 });
+      expect(w.code, w.stderr).toBe(0);
+      const u = await rawScsiCommand(a, unmapCdb(24), { dataOut: unmapList(0, 8192) });
+      expect(u.status).toBe(0);
+      const st = await rawScsiCommand(a, getLbaStatus(0), { readLength: 4096 });
+      expect(st.status).toBe(0);
+      const d = lbaStatus(st.data);
+      expect(d[0]).toEqual([0, 8192, 1]);
+      expect(d[1]?.[0]).toBe(8192);
+      expect(d[1]?.[2]).toBe(0);
+    }, 60_000);
+
+    it('lun resize through the admin CLI: CAPACITY DATA HAS CHANGED, then READ CAPACITY shows the new size', async () => {
+      const r = await run(process.execPath, [ctlBin, '-d', tdir, 'lun', 'resize', '0', '96M'], { timeoutMs: 20_000 });
+      expect(r.code, r.stderr + r.stdout).toBe(0);
+      const first = await rawScsiCommand(a, readCapacity16(), { readLength: 32 });
+      expect([first.status, first.senseKey, first.asc, first.ascq]).toEqual([2, 6, 0x2a, 0x09]);
+      const cap = await rawScsiCommand(a, readCapacity16(), { readLength: 32 });
+      expect(cap.status).toBe(0);
+      expect(Number(cap.data.readBigUInt64BE(0)) + 1).toBe((96 * MiB) / 512);
+      const info = JSON.parse(await cluster.rbd('info', '--format', 'json', 'rbd/e2e2')) as { size: number };
+      expect(info.size).toBe(96 * MiB);
+    }, 60_000);
   });
 
   it('a LUN whose cluster is down, and one whose image is missing (no size), are errors naming the LUN; the ramdisk LUN serves', async () => {
