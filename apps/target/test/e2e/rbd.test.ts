@@ -254,6 +254,44 @@ describe.skipIf(why !== null)(`backend rbd over iSCSI${why ? ` (skipped: ${why})
       const info = JSON.parse(await cluster.rbd('info', '--format', 'json', 'rbd/e2e2')) as { size: number };
       expect(info.size).toBe(96 * MiB);
     }, 60_000);
+
+    it.skipIf(!haveCommand('qemu-io'))('an OSD stalled (SIGSTOP) during a write run: the run completes once it resumes, every block reads back', async () => {
+      const osdPid = cluster.pids[1] as number; // mon, osd, mgr (tools/ceph/cluster.mjs start order)
+      const url = target.url(0);
+      const writes = Array.from({ length: 16 }, (_, i) => ['-c', `write -P ${0x40 + i} ${i * MiB} ${MiB}`]).flat();
+      const stalled = run('qemu-io', ['-f', 'raw', ...writes, url], { timeoutMs: 60_000 });
+      await new Promise((r) => setTimeout(r, 150));
+      process.kill(osdPid, 'SIGSTOP');
+      try {
+        await new Promise((r) => setTimeout(r, 3000));
+      } finally {
+        process.kill(osdPid, 'SIGCONT');
+      }
+      const w = await stalled;
+      expect(w.code, w.stderr + w.stdout).toBe(0);
+      const reads = Array.from({ length: 16 }, (_, i) => ['-c', `read -P ${0x40 + i} ${i * MiB} ${MiB}`]).flat();
+      const r = await run('qemu-io', ['-f', 'raw', ...reads, url], { timeoutMs: 60_000 });
+      expect(r.code, r.stderr + r.stdout).toBe(0);
+      expect(r.stdout + r.stderr).not.toMatch(/Pattern verification failed/);
+    }, 90_000);
+
+    it('SIGTERM flushes and closes the image: exit 0, no watcher left, the data is in the pool', async () => {
+      const mark = Buffer.alloc(512, 0x77);
+      mark.write('written just before SIGTERM', 0);
+      const wcdb = Buffer.alloc(10);
+      wcdb[0] = 0x2a;
+      wcdb.writeUInt32BE(20000, 2);
+      wcdb.writeUInt16BE(1, 7);
+      expect((await rawScsiCommand(a, wcdb, { dataOut: mark })).status).toBe(0);
+      rawClose(a);
+      rawClose(b);
+      expect(await target.stop()).toBe(0);
+      const st = await cluster.rbd('status', 'rbd/e2e2');
+      expect(st).toMatch(/Watchers: none/);
+      const exp = path.join(tdir, 'after-stop.img');
+      await cluster.rbd('export', 'rbd/e2e2', exp);
+      expect(readFileSync(exp).subarray(20000 * 512, 20001 * 512).equals(mark)).toBe(true);
+    }, 60_000);
   });
 
   it('a LUN whose cluster is down, and one whose image is missing (no size), are errors naming the LUN; the ramdisk LUN serves', async () => {
