@@ -512,6 +512,16 @@ static void work_execute(napi_env env, void *data) {
       /* A discard always reads back as zeros (SCSI LBPRZ): partial-object
        * ranges are zeroed, not skipped. */
       if (r == 0) r = rados_conf_set(cl, "rbd_skip_partial_discard", "false");
+      /* An OSD that does not answer fails the operation (ETIMEDOUT, a SCSI
+       * error for the initiator) instead of hanging the command for ever:
+       * 25 s, under the 30 s SCSI timeout of common initiators, unless the
+       * conf sets rados_osd_op_timeout itself. */
+      if (r == 0) {
+        char cur[32] = "";
+        if (rados_conf_get(cl, "rados_osd_op_timeout", cur, sizeof cur) == 0 && strcmp(cur, "0") == 0) {
+          r = rados_conf_set(cl, "rados_osd_op_timeout", "25");
+        }
+      }
       if (r == 0 && w->a) {
         char t[32];
         snprintf(t, sizeof t, "%llu", (unsigned long long)w->a);

@@ -329,4 +329,37 @@ describe.skipIf(why !== null)(`backend rbd over iSCSI${why ? ` (skipped: ${why})
       await target.stop();
     }
   }, 120_000);
+
+  it('an OSD that does not answer within rados_osd_op_timeout: the command gets a SCSI error, the session goes on', async () => {
+    const port = await freePort();
+    const tconf = path.join(dir, 'timeout.conf');
+    writeFileSync(tconf, `${readFileSync(cluster.conf, 'utf8')}\n[client]\nrados osd op timeout = 2\n`);
+    const file = path.join(dir, 'ctl-timeout.conf');
+    writeFileSync(file, conf(port, `  lun 0 {\n    backend rbd\n    path rbd/e2e-timeout\n    size 16M\n    option ceph_conf ${tconf}\n  }\n`));
+    const target = await startTarget({ port, args: ['-f', file] });
+    const s = await rawLogin('127.0.0.1', port, { targetName: DEFAULT_IQN });
+    const osdPid = cluster.pids[1] as number;
+    try {
+      for (let i = 0; i < 3; i++) if ((await rawScsiCommand(s, Buffer.alloc(6))).status === 0) break;
+      const w = Buffer.alloc(10);
+      w[0] = 0x2a;
+      w.writeUInt32BE(100, 2);
+      w.writeUInt16BE(1, 7);
+      process.kill(osdPid, 'SIGSTOP');
+      let r;
+      const t0 = Date.now();
+      try {
+        r = await rawScsiCommand(s, w, { dataOut: Buffer.alloc(512, 1), timeoutMs: 20_000 });
+      } finally {
+        process.kill(osdPid, 'SIGCONT');
+      }
+      expect(Date.now() - t0).toBeLessThan(15_000);
+      expect(r.status).toBe(2);
+      const again = await rawScsiCommand(s, w, { dataOut: Buffer.alloc(512, 2), timeoutMs: 20_000 });
+      expect(again.status).toBe(0);
+    } finally {
+      rawClose(s);
+      await target.stop();
+    }
+  }, 60_000);
 });
