@@ -3,8 +3,13 @@
 // round trip reads back the same bytes, with ZERO payload bytes copied in
 // userspace in either direction in no-copy mode (metrics); iscsi-inq sees the
 // LUN with thin provisioning (VPD B2h); a resize through the admin CLI is
-// seen by the initiator; a LUN whose cluster is down at start is a clear
-// error naming the LUN while the other LUN serves.
+// seen by the initiator (CAPACITY DATA HAS CHANGED, READ CAPACITY); two raw
+// initiators race COMPARE AND WRITE (one winner per round); UNMAP then GET
+// LBA STATUS shows the hole; iscsi-ls and a qemu-io unaligned pattern; an OSD
+// stalled (SIGSTOP/SIGCONT) mid-run loses nothing; an OSD op timeout is a
+// SCSI error, not a hung session; SIGTERM flushes and closes the image; a
+// LUN whose cluster is down or whose image is missing at start is a clear
+// error naming the LUN while the ramdisk LUN serves.
 // Skipped (with the reason) without Ceph, the librbd binding or qemu-img's iscsi driver.
 import { createHash, randomFillSync } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
