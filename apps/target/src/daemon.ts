@@ -303,6 +303,14 @@ export class TargetDaemon {
           this.#log.error({ lun: lun.name, path: lun.path ?? undefined, missing: true }, `${e.message}; the LUN is not served`);
           continue;
         }
+        // Storage that is out of reach (a Ceph cluster down, an RBD image missing:
+        // the backend marks the error `storageUnavailable`) fails only this LUN;
+        // the other LUNs serve. Any other open error still refuses the start.
+        if (isStorageUnavailable(e)) {
+          this.#inv.unserved.set(lun.name, (e as Error).message);
+          this.#log.error({ lun: lun.name, backend: lun.backend, path: lun.path ?? undefined, err: e }, `LUN not served: ${(e as Error).message}`);
+          continue;
+        }
         throw e;
       }
       let id: number;
@@ -563,3 +571,10 @@ export class TargetDaemon {
   }
 }
 
+/** Whether `e` (or an error in its cause chain) says the LUN's storage is out of reach (`storageUnavailable: true`). */
+function isStorageUnavailable(e: unknown): boolean {
+  for (let c: unknown = e, depth = 0; c instanceof Error && depth < 8; c = c.cause, depth++) {
+    if ((c as { storageUnavailable?: unknown }).storageUnavailable === true) return true;
+  }
+  return false;
+}

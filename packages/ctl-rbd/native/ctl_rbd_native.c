@@ -12,7 +12,8 @@
  *    its own finisher thread; that thread only links the finished operation
  *    onto a mutex-protected list and calls uv_async_send. The loop thread
  *    drains the list and calls each JS callback: no thread-pool hop per I/O.
- *  - rbd_stat is local (no network round trip) and synchronous.
+ *  - rbd_stat and identity (rbd_get_id, pool id, cluster fsid) are local (no
+ *    network round trip) and synchronous.
  *
  * What it does not do: no snapshots, clones, locks, watch/notify, no
  * authentication of its own (librados reads the keyring named by the conf).
@@ -415,6 +416,38 @@ static napi_value js_stat(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/* identity(img) -> { ret, imageId, poolId, fsid }: what names the image on
+ * every client of the cluster (rbd_get_id, rados_ioctx_get_id,
+ * rados_cluster_fsid). All three are local (read at open/connect). */
+static napi_value js_identity(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1) return NULL;
+  image_t *img = get_image(env, argv[0]);
+  if (!img) return NULL;
+  char id[256];
+  char fsid[64];
+  int r = rbd_get_id(img->image, id, sizeof(id));
+  if (r == 0) {
+    int f = rados_cluster_fsid(rados_ioctx_get_cluster(img->io), fsid, sizeof(fsid));
+    if (f < 0) r = f;
+  }
+  napi_value out, v;
+  napi_create_object(env, &out);
+  napi_create_int32(env, r, &v);
+  napi_set_named_property(env, out, "ret", v);
+  if (r == 0) {
+    napi_create_string_utf8(env, id, NAPI_AUTO_LENGTH, &v);
+    napi_set_named_property(env, out, "imageId", v);
+    napi_create_double(env, (double)rados_ioctx_get_id(img->io), &v);
+    napi_set_named_property(env, out, "poolId", v);
+    napi_create_string_utf8(env, fsid, NAPI_AUTO_LENGTH, &v);
+    napi_set_named_property(env, out, "fsid", v);
+  }
+  return out;
+}
+
 /* ---------- control operations (thread pool) ---------- */
 
 enum work_kind { W_CONNECT, W_OPEN, W_CREATE, W_CLOSE, W_RESIZE, W_DIFF, W_SHUTDOWN };
@@ -479,6 +512,16 @@ static void work_execute(napi_env env, void *data) {
       /* A discard always reads back as zeros (SCSI LBPRZ): partial-object
        * ranges are zeroed, not skipped. */
       if (r == 0) r = rados_conf_set(cl, "rbd_skip_partial_discard", "false");
+      /* An OSD that does not answer fails the operation (ETIMEDOUT, a SCSI
+       * error for the initiator) instead of hanging the command for ever:
+       * 25 s, under the 30 s SCSI timeout of common initiators, unless the
+       * conf sets rados_osd_op_timeout itself. */
+      if (r == 0) {
+        char cur[32] = "";
+        if (rados_conf_get(cl, "rados_osd_op_timeout", cur, sizeof cur) == 0 && strcmp(cur, "0") == 0) {
+          r = rados_conf_set(cl, "rados_osd_op_timeout", "25");
+        }
+      }
       if (r == 0 && w->a) {
         char t[32];
         snprintf(t, sizeof t, "%llu", (unsigned long long)w->a);
@@ -741,6 +784,7 @@ NAPI_MODULE_INIT() {
     {"resize", NULL, js_resize, NULL, NULL, NULL, napi_default, NULL},
     {"diff", NULL, js_diff, NULL, NULL, NULL, napi_default, NULL},
     {"stat", NULL, js_stat, NULL, NULL, NULL, napi_default, NULL},
+    {"identity", NULL, js_identity, NULL, NULL, NULL, napi_default, NULL},
     {"readv", NULL, js_readv, NULL, NULL, NULL, napi_default, NULL},
     {"writev", NULL, js_writev, NULL, NULL, NULL, napi_default, NULL},
     {"discard", NULL, js_discard, NULL, NULL, NULL, napi_default, NULL},

@@ -41,6 +41,8 @@ export interface RbdNative {
   /** Allocated extents of `[offset, offset+length)` as flat `[off, len, off, len, ...]`, adjacent ones merged. */
   diff(image: NativeImage, offset: number, length: number, cb: (ret: number, extents?: number[]) => void): void;
   stat(image: NativeImage): { ret: number; size?: number; objectSize?: number; order?: number };
+  /** The image's RBD id, its pool's id and the cluster fsid (local, synchronous). */
+  identity(image: NativeImage): { ret: number; imageId?: string; poolId?: number; fsid?: string };
   readv(image: NativeImage, buffers: readonly Buffer[], offset: number, cb: RetCb): number;
   writev(image: NativeImage, buffers: readonly Buffer[], offset: number, cb: RetCb): number;
   discard(image: NativeImage, offset: number, length: number, cb: RetCb): number;

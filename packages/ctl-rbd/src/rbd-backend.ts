@@ -13,7 +13,6 @@
  * What it does not do: snapshots, exclusive locks, persistent reservations
  * across gateways, WRITE ATOMIC(16).
  */
-import { randomUUID } from 'node:crypto';
 import type { BackendLun, BlockRequest, CtlBackendServices, LogicalBlockProvisioningInfo, ScsiIo } from '@iscsi-target/ctl-core';
 import {
   BlockDispatcher,
@@ -47,6 +46,20 @@ export interface RbdBackendOptions extends LunIdentityOptions {
   timeoutSeconds?: number;
 }
 
+/**
+ * The seed of an RBD LUN's default serial number, T10 device id and NAA:
+ * the cluster fsid, the pool id, the namespace and the image's RBD id. It is
+ * the same at every start and on every gateway that serves the image (an
+ * initiator's multipath sees one disk), survives renaming the image or its
+ * pool, and changes when the image is deleted and re-created (a new disk).
+ * A mirrored copy in another cluster has another fsid and image id: give
+ * `serial`/`device-id`/`naa` explicitly to present it as the same disk.
+ */
+export function rbdIdentitySeed(image: RbdImage): string {
+  const id = image.identity();
+  return `rbd:${id.fsid}:${id.poolId}:${image.spec.namespace}:${id.imageId}`;
+}
+
 /** The ceph.conf a LUN uses when none is configured. */
 export function defaultCephConf(): string {
   return process.env.CEPH_CONF ?? '/etc/ceph/ceph.conf';
@@ -72,7 +85,7 @@ export class RbdBackend extends IdentifiedBackendLun implements BackendLun {
   private constructor(image: RbdImage, options: RbdBackendOptions, blockSize: number, pool: BufferPool, maxIoSize: number) {
     const st = image.stat();
     if (st.size % blockSize !== 0) throw new Error(`RBD image ${formatImageSpec(image.spec)} size ${st.size} is not a multiple of the block size ${blockSize}`);
-    super(lunIdentity(`rbd:${formatImageSpec(image.spec)}:${randomUUID()}`, 'CTL RBD', options));
+    super(lunIdentity(rbdIdentitySeed(image), 'CTL RBD', options));
     this.image = image;
     this.spec = image.spec;
     this.blockSize = blockSize;

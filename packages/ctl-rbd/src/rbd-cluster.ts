@@ -80,8 +80,11 @@ export async function acquireCluster(conf: string, id: string, options: AcquireC
   const timeout = options.timeoutSeconds ?? 10;
   const p = new Promise<RbdCluster>((resolve, reject) => {
     n.connect(conf, id, timeout, (ret, handle) => {
-      if (ret < 0 || handle === undefined) reject(new RbdError(`cannot connect to the Ceph cluster (conf ${conf || '(default)'}, client.${id || 'admin'})`, ret));
-      else resolve(new RbdCluster(conf, id, handle, key));
+      if (ret < 0 || handle === undefined) {
+        const err = new RbdError(`cannot connect to the Ceph cluster (conf ${conf || '(default)'}, client.${id || 'admin'})`, ret);
+        err.storageUnavailable = true;
+        reject(err);
+      } else resolve(new RbdCluster(conf, id, handle, key));
     });
   });
   clusters.set(key, p);

@@ -56,7 +56,9 @@ export function createRbdBackendDescriptor(options: RbdDescriptorOptions = {}): 
       try {
         return await RbdBackend.open(o);
       } catch (e) {
-        throw new Error(`lun ${p.lunName}: rbd ${p.path ?? ''}: ${(e as Error).message}`, { cause: e });
+        const err = new Error(`rbd ${p.path ?? ''}: ${(e as Error).message}`, { cause: e });
+        if ((e as { storageUnavailable?: boolean }).storageUnavailable === true) Object.assign(err, { storageUnavailable: true });
+        throw err;
       }
     },
   };

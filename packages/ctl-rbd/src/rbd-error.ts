@@ -13,6 +13,11 @@ export class RbdError extends Error {
   override readonly name = 'RbdError';
   readonly code: string;
   readonly errno: number;
+  /**
+   * The cluster or the image is out of reach (connect failed, pool or image
+   * missing): the daemon then fails only this LUN and serves the others.
+   */
+  storageUnavailable = false;
 
   constructor(what: string, ret: number) {
     const code = names.get(-ret) ?? `E${-ret}`;

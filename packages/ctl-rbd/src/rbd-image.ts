@@ -68,6 +68,16 @@ function aio(what: string, submit: (cb: (ret: number) => void) => number): Promi
   });
 }
 
+/** What names an image on every client of its cluster. */
+export interface RbdImageIdentity {
+  /** The cluster's fsid (UUID). */
+  readonly fsid: string;
+  /** The pool's id (survives a pool rename). */
+  readonly poolId: number;
+  /** The image's RBD id (`rbd_get_id`; survives an image rename, new for a re-created image). */
+  readonly imageId: string;
+}
+
 export class RbdImage {
   readonly spec: RbdImageSpec;
   readonly cluster: RbdCluster;
@@ -100,7 +110,11 @@ export class RbdImage {
         created = cr === 0;
         ({ ret, handle } = await tryOpen());
       }
-      if (ret === ENOENT) throw new RbdError(`RBD image ${name} (or its pool) does not exist`, ret);
+      if (ret === ENOENT) {
+        const err = new RbdError(`RBD image ${name} (or its pool) does not exist`, ret);
+        err.storageUnavailable = true;
+        throw err;
+      }
       check(`cannot open RBD image ${name}`, ret);
       if (handle === undefined) throw new Error(`cannot open RBD image ${name}`);
       return new RbdImage(spec, cluster, handle, created);
@@ -123,6 +137,13 @@ export class RbdImage {
     const s = native().stat(this.#h());
     check('rbd_stat', s.ret);
     return { size: s.size ?? 0, objectSize: s.objectSize ?? 0, order: s.order ?? 0 };
+  }
+
+  /** The image's cluster fsid, pool id and RBD id (local, no round trip). */
+  identity(): RbdImageIdentity {
+    const r = native().identity(this.#h());
+    check('rbd_get_id', r.ret);
+    return { fsid: r.fsid ?? '', poolId: r.poolId ?? -1, imageId: r.imageId ?? '' };
   }
 
   /** Reads into `buffers` (filled in order) from `offset`. See the module comment for ownership. */

@@ -3,7 +3,8 @@
  * started once for this file): open/create/stat/resize/close, vectored AIO
  * reads and writes, discard, write zeroes, write same, compare-and-write with
  * the mismatch offset, flush, allocated extents, shared cluster handles, and
- * the errors for a missing image and an unreachable cluster.
+ * the errors for a missing image and an unreachable cluster, and the LUN
+ * identity seeded from the image (stable across opens, distinct per image).
  * Skipped (with the reason) when the Ceph binaries or the addon are missing.
  */
 import { randomBytes } from 'node:crypto';
@@ -11,7 +12,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cephAvailable, startCluster, type CephCluster } from '../../../tools/ceph/cluster.mjs';
-import { RbdImage, parseImageSpec, rbdNative, rbdNativeUnavailable } from '../src/index.js';
+import { RbdBackend, RbdImage, parseImageSpec, rbdNative, rbdNativeUnavailable } from '../src/index.js';
 
 const why = cephAvailable() ?? rbdNativeUnavailable();
 const MiB = 1024 * 1024;
@@ -124,5 +125,33 @@ describe.skipIf(why !== null)(`librbd binding${why ? ` (skipped: ${why})` : ''}`
     const t = await RbdImage.open(parseImageSpec('rbd/unit2'), { ...opts(), createSize: MiB });
     await t.close();
     expect(() => t.readv([Buffer.alloc(512)], 0)).toThrow(/closed/);
+  });
+
+  it('an RBD LUN has the same serial and NAA at every open (the image id seeds them), another image others; configured ones win', async () => {
+    const o = { cephConf: cluster.conf, cephId: 'admin', createSize: MiB };
+    const a1 = await RbdBackend.open({ ...o, image: 'rbd/ident-a' });
+    const seen = { serial: a1.serialNumber, naa: a1.naa.toString('hex'), devid: a1.deviceId };
+    await a1.shutdown();
+    const a2 = await RbdBackend.open({ ...o, image: 'rbd/ident-a' });
+    const b = await RbdBackend.open({ ...o, image: 'rbd/ident-b' });
+    const given = await RbdBackend.open({ ...o, image: 'rbd/ident-a', serialNumber: 'MYSERIAL', naa: '5001405abcdef012' });
+    try {
+      expect({ serial: a2.serialNumber, naa: a2.naa.toString('hex'), devid: a2.deviceId }).toEqual(seen);
+      expect(b.serialNumber).not.toBe(seen.serial);
+      expect(b.naa.toString('hex')).not.toBe(seen.naa);
+      expect(given.serialNumber).toBe('MYSERIAL');
+      expect(given.naa.toString('hex')).toBe('5001405abcdef012');
+      expect(given.deviceId).toBe(seen.devid);
+    } finally {
+      await Promise.all([a2.shutdown(), b.shutdown(), given.shutdown()]);
+    }
+    // A re-created image (same name) is a new disk: a new identity.
+    await cluster.rbd('rm', 'rbd/ident-a');
+    const a3 = await RbdBackend.open({ ...o, image: 'rbd/ident-a' });
+    try {
+      expect(a3.serialNumber).not.toBe(seen.serial);
+    } finally {
+      await a3.shutdown();
+    }
   });
 });
