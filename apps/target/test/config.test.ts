@@ -204,6 +204,13 @@ describe('config: the supported subset', () => {
     expect(parseConfig(t('capacity 512K', 'backend ramdisk; '), 'f').targets[0]!.luns.get(0)!.options.get('capacity')).toBe('512K');
   });
 
+  it('validates option io_engine uring|threadpool, a block LUN option only', () => {
+    const t = (opt: string, backend = ''): string => `target iqn.2012-06.com.example:t { auth-type none\n lun 0 { path /x; size 1M; ${backend}option ${opt} } }`;
+    for (const v of ['uring', 'threadpool']) expect(parseConfig(t(`io_engine ${v}`), 'f').targets[0]!.luns.get(0)!.options.get('io_engine')).toBe(v);
+    expect(() => parseConfig(t('io_engine aio'), 'f')).toThrow(/option io_engine "aio": expected "uring" or "threadpool"/);
+    expect(() => parseConfig(t('io_engine uring', 'backend ramdisk; '), 'f')).toThrow(/option "io_engine" is not supported by backend ramdisk/);
+  });
+
   it('warns about unused LUNs and portal groups, odd names', () => {
     const c = parseConfig(
       'portal-group idle { listen 10.1.1.1 }\nlun spare { path /s }\n' +
@@ -250,7 +257,7 @@ describe('config: errors (file:line:col: message)', () => {
     ['target iqn.2012-06.com.example:t { portal-group nope }', ConfigErrorCode.UnknownReference, 'ctl.conf:1:49: target "iqn.2012-06.com.example:t": unknown portal-group "nope"'],
     ['target iqn.2012-06.com.example:t { lun 0 missing }', ConfigErrorCode.UnknownReference, 'ctl.conf:1:42: target "iqn.2012-06.com.example:t": unknown lun "missing"'],
     ['target iqn.2012-06.com.example:t { lun 1024 x }', ConfigErrorCode.BadValue, 'ctl.conf:1:40: invalid LUN number "1024": expected 0 to 1023'],
-    ['target iqn.2012-06.com.example:t { lun 0 { backend zfs } }', ConfigErrorCode.BadValue, 'ctl.conf:1:52: invalid backend "zfs": expected block or ramdisk'],
+    ['target iqn.2012-06.com.example:t { lun 0 { backend zfs } }', ConfigErrorCode.BadValue, 'ctl.conf:1:52: invalid backend "zfs": expected block, ramdisk or rbd'],
     ['target iqn.2012-06.com.example:t { lun 0 { size 1G } }', ConfigErrorCode.Missing, 'ctl.conf:1:40: lun "iqn.2012-06.com.example:t,lun,0": backend block needs a "path"'],
     ['lun r { backend ramdisk }', ConfigErrorCode.Missing, 'ctl.conf:1:1: lun "r": backend ramdisk needs a "size"'],
     ['lun r { path /x\n size 10X }', ConfigErrorCode.BadValue, 'ctl.conf:2:7: invalid size "10X": expected a positive number of bytes with an optional K, M, G, T, P or E suffix'],
