@@ -159,7 +159,7 @@ describe('command line', () => {
       'c.conf:1:44: portal-group "p": unknown ICL driver "cxgbei" (offload): expected none',
     );
     expect(() => parseConfig('portal-group p { listen 127.0.0.1; nic dpdk }\n', 'c.conf', plug.names())).toThrow(
-      'c.conf:1:40: portal-group "p": unknown NIC driver "dpdk": expected tcp or fast',
+      'c.conf:1:40: portal-group "p": unknown NIC driver "dpdk": expected tcp, uring or fast',
     );
     // The embedded default's file is created at start, so it is no problem.
     expect(await checkConfiguration(embeddedConfig({ dataDir: join(dir, 'd') }), plug)).toEqual([]);

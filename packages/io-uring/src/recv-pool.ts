@@ -35,7 +35,7 @@ export interface RecvPoolOptions {
   bufferSize?: number;
   /** Most Buffers the pool allocates, over all connections. Default 1024 (64 MiB at 64 KiB). */
   maxBuffers?: number;
-  /** Most Buffers one connection holds (in the kernel or in views). Default 32 (2 MiB at 64 KiB). */
+  /** Most Buffers one connection holds (in the kernel or in views). Default 128 (8 MiB at 64 KiB). */
   perConnection?: number;
 }
 
@@ -91,7 +91,7 @@ export class RecvBufferPool {
   constructor(options: RecvPoolOptions = {}) {
     this.bufferSize = options.bufferSize ?? 64 * 1024;
     this.maxBuffers = options.maxBuffers ?? 1024;
-    this.perConnection = Math.min(options.perConnection ?? 32, this.maxBuffers);
+    this.perConnection = Math.min(options.perConnection ?? 128, this.maxBuffers);
     if (!(this.perConnection >= 1 && this.perConnection <= 0x8000)) throw new RangeError('perConnection must be 1..32768');
   }
 
@@ -262,6 +262,11 @@ export class RecvGroup {
   /** The recv stopped with -ENOBUFS: every buffer is in a view. Waits (and nudges the GC). */
   starved(): void {
     if (this.#closed) return;
+    if (this.#inKernel > 0) {
+      // Buffers came back between the kernel running dry and this CQE: re-arm now.
+      queueMicrotask(() => this.#onAvailable());
+      return;
+    }
     this.#starved = true;
     this.#nudges = 0;
     this.#scheduleNudge();
