@@ -222,7 +222,7 @@ export async function plugPointsFor(o: CliOptions): Promise<PlugPoints> {
  * unavailable backend), ICL and NIC drivers that are unknown or
  * unavailable. Returns messages.
  */
-export async function checkConfiguration(config: DaemonConfig, plug: PlugPoints, defaultNic: string | null = null): Promise<string[]> {
+export async function checkConfiguration(config: DaemonConfig, plug: PlugPoints, defaultNic: string | null = null, notes?: string[]): Promise<string[]> {
   const problems: string[] = [];
   const used = new Set<string>();
   for (const t of config.targets) for (const l of t.luns.values()) used.add(l.name);
@@ -245,7 +245,9 @@ export async function checkConfiguration(config: DaemonConfig, plug: PlugPoints,
     try {
       const d = plug.nic.find(nicName);
       const why = d.available();
-      if (why !== null) problems.push(`${at}portal-group "${pg.name}": NIC driver "${d.name}" is not available: ${why}`);
+      if (why !== null && d.fallback !== undefined && plug.nic.has(d.fallback) && plug.nic.find(d.fallback).available() === null) {
+        notes?.push(`${at}portal-group "${pg.name}": NIC driver "${d.name}" is not available (${why}): it will use ${d.fallback}`);
+      } else if (why !== null) problems.push(`${at}portal-group "${pg.name}": NIC driver "${d.name}" is not available: ${why}`);
     } catch (e) {
       problems.push(`${at}portal-group "${pg.name}": ${(e as Error).message}`);
     }
@@ -329,7 +331,9 @@ export async function runCli(argv: readonly string[] = process.argv.slice(2)): P
     for (const w of config.warnings) process.stderr.write(`iscsi-target: warning: ${w}\n`);
     const noLocks = backingLockUnavailable();
     if (noLocks !== null && [...config.luns.values()].some((l) => l.backend === 'block')) process.stderr.write(`iscsi-target: warning: ${noLocks}\n`);
-    const problems = await checkConfiguration(config, plug, o.nic ?? null);
+    const notes: string[] = [];
+    const problems = await checkConfiguration(config, plug, o.nic ?? null, notes);
+    for (const n of notes) process.stdout.write(`iscsi-target: ${n}\n`);
     for (const line of describePlugPoints(plug)) process.stdout.write(`iscsi-target: ${line}\n`);
     process.stdout.write(`iscsi-target: ${describeIoEngine(config, o.ioEngine)}\n`);
     for (const p of problems) process.stderr.write(`iscsi-target: ${p}\n`);

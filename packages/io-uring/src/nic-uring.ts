@@ -472,6 +472,7 @@ export const uringNicDescriptor: NicDriverDescriptor = {
   priority: -1,
   description: 'TCP through io_uring (multishot recv into a recycled, capped buffer pool; batched sendmsg)',
   available: () => uringUnavailable(),
+  fallback: 'tcp',
   create: () => {
     if (shared === null) {
       sharedPool = new RecvBufferPool();
