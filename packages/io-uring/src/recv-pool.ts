@@ -17,8 +17,10 @@
  * milliseconds, a full one if that did not help; at most every 100 ms),
  * because an idle process might not collect the views it has already dropped.
  *
- * What it does not do: no copying, no per-read allocation of data memory
- * (a view is a small external Buffer object; its memory is the pool's).
+ * What it does not do: no copying of reads of `copyBelow` (4 KiB) or more,
+ * no per-read allocation of their memory (a view is a small external Buffer
+ * object; its memory is the pool's). Shorter reads are copied out into a
+ * fresh Buffer and the pool buffer goes back to the kernel at once.
  *
  * Buffer ownership: the pool owns every Buffer it allocated. A Buffer the
  * group provided belongs to the kernel from `provideBuffer` until a recv CQE
@@ -35,6 +37,8 @@ export interface RecvPoolOptions {
   bufferSize?: number;
   /** Most Buffers the pool allocates, over all connections. Default 1024 (64 MiB at 64 KiB). */
   maxBuffers?: number;
+  /** Reads shorter than this are copied out and the buffer re-provided at once. Default 4096. */
+  copyBelow?: number;
   /** Most Buffers one connection holds (in the kernel or in views). Default 128 (8 MiB at 64 KiB). */
   perConnection?: number;
 }
@@ -51,6 +55,8 @@ export interface RecvPoolStats {
   inViews: number;
   /** GC nudges made because a connection waited for its buffers. */
   gcNudges: number;
+  /** Bytes of reads shorter than `copyBelow`, copied out of the pool. */
+  smallCopiedBytes: number;
 }
 
 /** Provided-buffer group ids available to connections (the addon allows 0..4095; 0..15 are left to other users). */
@@ -79,6 +85,8 @@ export class RecvBufferPool {
   readonly bufferSize: number;
   readonly maxBuffers: number;
   readonly perConnection: number;
+  readonly copyBelow: number;
+  #smallCopiedBytes = 0;
   readonly #free: Buffer[] = [];
   #allocated = 0;
   #inViews = 0;
@@ -91,6 +99,7 @@ export class RecvBufferPool {
   constructor(options: RecvPoolOptions = {}) {
     this.bufferSize = options.bufferSize ?? 64 * 1024;
     this.maxBuffers = options.maxBuffers ?? 1024;
+    this.copyBelow = options.copyBelow ?? 4096;
     this.perConnection = Math.min(options.perConnection ?? 128, this.maxBuffers);
     if (!(this.perConnection >= 1 && this.perConnection <= 0x8000)) throw new RangeError('perConnection must be 1..32768');
   }
@@ -103,6 +112,7 @@ export class RecvBufferPool {
       cap: this.maxBuffers,
       inViews: this.#inViews,
       gcNudges: this.#gcNudges,
+      smallCopiedBytes: this.#smallCopiedBytes,
     };
   }
 
@@ -133,6 +143,11 @@ export class RecvBufferPool {
   /** @internal */
   stopWaiting(g: RecvGroup): void {
     this.#waiting.delete(g);
+  }
+
+  /** @internal */
+  smallCopied(bytes: number): void {
+    this.#smallCopiedBytes += bytes;
   }
 
   /** @internal */
@@ -252,6 +267,18 @@ export class RecvGroup {
       this.#where[bid] = 'none';
       this.#giveBack(bid);
       return null;
+    }
+    if (length < this.#pool.copyBelow) {
+      // A small read (a BHS, a segment of a fragmented PDU): copied out so the
+      // 64 KiB buffer goes straight back to the kernel instead of being held
+      // by a few bytes until the GC — a peer sending tiny segments would
+      // otherwise exhaust the group with buffers that are almost empty.
+      const small = Buffer.allocUnsafe(length);
+      buf.copy(small, 0, 0, length);
+      this.#where[bid] = 'none';
+      this.#pool.smallCopied(length);
+      this.#giveBack(bid);
+      return small;
     }
     this.#where[bid] = 'view';
     this.#inViews++;
