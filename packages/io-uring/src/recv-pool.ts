@@ -63,6 +63,26 @@ export interface RecvPoolStats {
 const FIRST_BGID = 16;
 const LAST_BGID = 4095;
 
+/**
+ * Group ids are the ring's, not a pool's: two pools on one ring must never
+ * hand out the same id (a late GC return for one would re-provide the
+ * other's buffer under a live view).
+ */
+const bgidsByRing = new WeakMap<Ring, { free: number[]; next: number }>();
+
+function takeBgid(ring: Ring): number | null {
+  let a = bgidsByRing.get(ring);
+  if (a === undefined) bgidsByRing.set(ring, (a = { free: [], next: FIRST_BGID }));
+  const id = a.free.pop();
+  if (id !== undefined) return id;
+  if (a.next > LAST_BGID) return null;
+  return a.next++;
+}
+
+function giveBgid(ring: Ring, id: number): void {
+  bgidsByRing.get(ring)?.free.push(id);
+}
+
 type GcFn = (options?: { type?: 'major' | 'minor'; execution?: 'sync' | 'async' }) => void;
 let gcFn: GcFn | null | undefined;
 
@@ -91,8 +111,6 @@ export class RecvBufferPool {
   #allocated = 0;
   #inViews = 0;
   #gcNudges = 0;
-  readonly #bgids: number[] = [];
-  #nextBgid = FIRST_BGID;
   /** Groups waiting for a free pool Buffer (the pool was at its cap). */
   readonly #waiting = new Set<RecvGroup>();
 
@@ -155,19 +173,6 @@ export class RecvBufferPool {
     this.#inViews += delta;
   }
 
-  /** @internal a group id no live group or outstanding view uses, or null. */
-  takeBgid(): number | null {
-    const id = this.#bgids.pop();
-    if (id !== undefined) return id;
-    if (this.#nextBgid > LAST_BGID) return null;
-    return this.#nextBgid++;
-  }
-
-  /** @internal */
-  giveBgid(id: number): void {
-    this.#bgids.push(id);
-  }
-
   /** @internal a GC nudge (minor first, then major). */
   nudge(major: boolean): void {
     const gc = collector();
@@ -201,7 +206,7 @@ export class RecvGroup {
 
   /** Throws when no group id is left (4080 connections at once). */
   constructor(ring: Ring, pool: RecvBufferPool, onAvailable: () => void) {
-    const bgid = pool.takeBgid();
+    const bgid = takeBgid(ring);
     if (bgid === null) throw new Error('no provided-buffer group id left');
     this.bgid = bgid;
     this.#ring = ring;
@@ -212,7 +217,7 @@ export class RecvGroup {
     try {
       ring.registerBufferGroup(bgid, entries, (bid) => this.#returned(bid));
     } catch (err) {
-      pool.giveBgid(bgid);
+      giveBgid(ring, bgid);
       throw err;
     }
     this.refill();
@@ -361,7 +366,7 @@ export class RecvGroup {
     if (!this.#closed || this.#inViews !== 0 || this.#finished) return;
     this.#finished = true;
     this.#ring.setBufferReturnHandler(this.bgid, null);
-    this.#pool.giveBgid(this.bgid);
+    giveBgid(this.#ring, this.bgid);
     this.#onAvailable = () => {};
   }
 }
