@@ -100,7 +100,7 @@ describe('plug points chosen by name in ctl.conf', () => {
 
   describe('unknown names', () => {
     const cases: Array<[string, string, RegExp]> = [
-      ['backend', `target ${IQN} { auth-type none; portal-group pg0; lun 0 { backend zfs; size 1M } }`, /:9:\d+: invalid backend "zfs": expected block or ramdisk/],
+      ['backend', `target ${IQN} { auth-type none; portal-group pg0; lun 0 { backend zfs; size 1M } }`, /:9:\d+: invalid backend "zfs": expected block, ramdisk or rbd/],
       ['ICL driver', `target ${IQN} { auth-type none; portal-group pg0; lun 0 { backend ramdisk; size 1M } }`, /:4:\d+: portal-group "pg0": unknown ICL driver "cxgbei" \(offload\): expected none/],
       ['NIC driver', `target ${IQN} { auth-type none; portal-group pg0; lun 0 { backend ramdisk; size 1M } }`, /:5:\d+: portal-group "pg0": unknown NIC driver "dpdk": expected tcp/],
     ];
