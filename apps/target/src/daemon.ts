@@ -92,6 +92,8 @@ export interface TargetDaemonOptions extends DaemonOptions {
 export class TargetDaemon {
   #config: DaemonConfig;
   readonly #log: Logger;
+  /** NIC drivers whose fallback was logged (once each). */
+  readonly #nicFallbackLogged = new Set<string>();
   readonly #opts: Required<Pick<DaemonOptions, 'noCopy' | 'maxLoginTextLength' | 'maxQueuedLogins' | 'stopGraceMs' | 'authFailureDelayMs' | 'storeCheckIntervalMs'>> & TargetDaemonOptions;
   readonly #plug: PlugPoints;
   readonly #registry: IclRegistry;
@@ -209,7 +211,18 @@ export class TargetDaemon {
       throw new Error(`${formatPos(pg.pos)}: portal-group "${pg.name}": ${(e as Error).message}`, { cause: e });
     }
     const why = d.available();
-    if (why !== null) throw new Error(`${formatPos(pg.pos)}: portal-group "${pg.name}": NIC driver "${d.name}" is not available: ${why}`);
+    if (why !== null && d.fallback !== undefined) {
+      const fb = this.#plug.nic.find(d.fallback);
+      if (fb.available() === null) {
+        if (!this.#nicFallbackLogged.has(d.name)) {
+          this.#nicFallbackLogged.add(d.name);
+          this.#log.warn({ nic: d.name, fallback: fb.name, reason: why }, `NIC driver ${d.name} is unavailable (${why}): using ${fb.name}`);
+        }
+        d = fb;
+      }
+    }
+    const why2 = d.available();
+    if (why2 !== null) throw new Error(`${formatPos(pg.pos)}: portal-group "${pg.name}": NIC driver "${d.name}" is not available: ${why2}`);
     const key = d.name.toLowerCase();
     let drv = this.#nicDrivers.get(key);
     if (drv === undefined) {
@@ -223,7 +236,8 @@ export class TargetDaemon {
   nicNameOf(pg: PortalGroupConfig): string {
     if (pg.nic === null && this.#opts.nicDriver !== undefined) return this.#opts.nicDriver.name;
     try {
-      return this.#plug.nic.find(pg.nic ?? this.#opts.defaultNic).name;
+      const d = this.#plug.nic.find(pg.nic ?? this.#opts.defaultNic);
+      return d.fallback !== undefined && d.available() !== null ? d.fallback : d.name;
     } catch {
       return pg.nic ?? this.#opts.defaultNic ?? '?';
     }

@@ -28,7 +28,7 @@ import { parseArgs } from 'node:util';
 import type { Level } from 'pino';
 import { ConfigError, embeddedConfig, loadConfigFile, type DaemonConfig } from './config.js';
 import { TargetDaemon } from './daemon.js';
-import { backingLockUnavailable } from '@iscsi-target/ctl-block';
+import { IO_ENGINES, backingLockUnavailable, ioEngineFallbackReason, setDefaultIoEngine, type IoEngine } from '@iscsi-target/ctl-block';
 import { duplicateBacking } from './backing-identity.js';
 import { checkLun } from './lun-factory.js';
 import { loadPlugin, PluginError, PlugPoints } from './plug-points.js';
@@ -62,6 +62,10 @@ Options:
                           default; "metrics-listen ADDR:PORT" in the file)
       --nic NAME          NIC driver of every portal group without "nic NAME"
                           (default: the highest-priority available one, tcp)
+      --io-engine ENGINE  file LUN I/O engine of every LUN without "option io_engine":
+                          threadpool (Node's fs; the default) or uring (io_uring; falls
+                          back to threadpool, logged once, where io_uring is unavailable
+                          or ISCSI_TARGET_NO_URING=1)
       --plugin MODULE     import MODULE (package name or path) and call its
                           register(api) to add ICL/NIC drivers or backends
                           (repeatable)
@@ -101,6 +105,8 @@ export interface CliOptions {
   readonly adminSocket: string | null;
   /** `--nic NAME`, or null. */
   readonly nic?: string | null;
+  /** `--io-engine ENGINE`, or absent for the default (ctl-block io-engine.ts). */
+  readonly ioEngine?: IoEngine;
   /** `--plugin MODULE`s, in order. */
   readonly plugins?: readonly string[];
   /** Options that were given but do not apply (printed to stderr). */
@@ -130,6 +136,7 @@ export function parseCli(argv: readonly string[], cwd = process.cwd()): CliComma
         metrics: { type: 'string' },
         check: { type: 'boolean' },
         nic: { type: 'string' },
+        'io-engine': { type: 'string' },
         plugin: { type: 'string', multiple: true },
         'log-level': { type: 'string' },
         'auth-failure-delay': { type: 'string' },
@@ -168,6 +175,10 @@ export function parseCli(argv: readonly string[], cwd = process.cwd()): CliComma
   if (storeCheck !== undefined && (!/^[0-9]{1,7}$/.test(storeCheck) || Number(storeCheck) > 3_600_000)) {
     return { kind: 'usage-error', message: `invalid --store-check-interval "${storeCheck}" (expected milliseconds, 0 to 3600000)` };
   }
+  const ioEngine = values['io-engine'];
+  if (ioEngine !== undefined && !IO_ENGINES.includes(ioEngine as IoEngine)) {
+    return { kind: 'usage-error', message: `invalid --io-engine "${ioEngine}" (expected ${IO_ENGINES.join(' or ')})` };
+  }
   const dataDir = resolve(cwd, values['data-dir'] ?? 'data');
   const adminSocket = values['no-admin-socket'] === true ? null : resolve(cwd, values['admin-socket'] ?? resolve(dataDir, ADMIN_SOCKET_NAME));
   const metrics = values.metrics ?? null;
@@ -184,6 +195,7 @@ export function parseCli(argv: readonly string[], cwd = process.cwd()): CliComma
       ...(values.copy === true || values['no-copy'] === true ? { noCopyExplicit: true } : {}),
       ...(metrics !== null ? { metrics } : {}),
       ...(values.nic !== undefined ? { nic: values.nic } : {}),
+      ...(ioEngine !== undefined ? { ioEngine: ioEngine as IoEngine } : {}),
       ...(values.plugin !== undefined ? { plugins: values.plugin } : {}),
       config: values.config === undefined ? null : resolve(cwd, values.config),
       dataDir,
@@ -225,7 +237,13 @@ export async function plugPointsFor(o: CliOptions): Promise<PlugPoints> {
  * from this data directory and missing now), ICL and NIC drivers that are unknown or
  * unavailable. Returns messages.
  */
-export async function checkConfiguration(config: DaemonConfig, plug: PlugPoints, defaultNic: string | null = null, stores: KnownStores | null = null): Promise<string[]> {
+export async function checkConfiguration(
+  config: DaemonConfig,
+  plug: PlugPoints,
+  defaultNic: string | null = null,
+  stores: KnownStores | null = null,
+  notes?: string[],
+): Promise<string[]> {
   const problems: string[] = [];
   const used = new Set<string>();
   for (const t of config.targets) for (const l of t.luns.values()) used.add(l.name);
@@ -254,7 +272,9 @@ export async function checkConfiguration(config: DaemonConfig, plug: PlugPoints,
     try {
       const d = plug.nic.find(nicName);
       const why = d.available();
-      if (why !== null) problems.push(`${at}portal-group "${pg.name}": NIC driver "${d.name}" is not available: ${why}`);
+      if (why !== null && d.fallback !== undefined && plug.nic.has(d.fallback) && plug.nic.find(d.fallback).available() === null) {
+        notes?.push(`${at}portal-group "${pg.name}": NIC driver "${d.name}" is not available (${why}): it will use ${d.fallback}`);
+      } else if (why !== null) problems.push(`${at}portal-group "${pg.name}": NIC driver "${d.name}" is not available: ${why}`);
     } catch (e) {
       problems.push(`${at}portal-group "${pg.name}": ${(e as Error).message}`);
     }
@@ -266,6 +286,21 @@ export async function checkConfiguration(config: DaemonConfig, plug: PlugPoints,
 export function describePlugPoints(plug: PlugPoints): string[] {
   const kind = { icl: 'ICL driver', nic: 'NIC driver', backend: 'backend' } as const;
   return plug.catalog().map((e) => `${kind[e.kind]} ${e.name}: ${e.unavailable === null ? e.description : `unavailable (${e.unavailable})`}`);
+}
+
+/** Whether `--io-engine uring` or some LUN's `option io_engine uring` asks for the ring. */
+function wantsUring(config: DaemonConfig, cli: IoEngine | undefined): boolean {
+  if (cli === 'uring') return true;
+  for (const l of config.luns.values()) if (l.backend === 'block' && l.options.get('io_engine') === 'uring') return true;
+  return false;
+}
+
+/** `--check`'s line on the file LUN I/O engine: what is asked for and what runs. */
+export function describeIoEngine(config: DaemonConfig, cli: IoEngine | undefined): string {
+  const why = ioEngineFallbackReason();
+  const ring = why === null ? 'available' : `unavailable (${why}); LUNs asking for it use threadpool`;
+  const asked = wantsUring(config, cli) ? 'asked for' : 'not asked for';
+  return `I/O engine uring: ${ring}; ${asked} (default ${cli ?? 'threadpool'})`;
 }
 
 function levelOf(o: CliOptions, config: DaemonConfig): Level {
@@ -292,6 +327,7 @@ export async function runCli(argv: readonly string[] = process.argv.slice(2)): P
       break;
   }
   const o = cmd.options;
+  if (o.ioEngine !== undefined) setDefaultIoEngine(o.ioEngine);
   for (const w of o.warnings) process.stderr.write(`iscsi-target: warning: ${w}\n`);
   let plug: PlugPoints;
   try {
@@ -322,8 +358,11 @@ export async function runCli(argv: readonly string[] = process.argv.slice(2)): P
     for (const w of config.warnings) process.stderr.write(`iscsi-target: warning: ${w}\n`);
     const noLocks = backingLockUnavailable();
     if (noLocks !== null && [...config.luns.values()].some((l) => l.backend === 'block')) process.stderr.write(`iscsi-target: warning: ${noLocks}\n`);
-    const problems = await checkConfiguration(config, plug, o.nic ?? null, KnownStores.load(o.dataDir));
+    const notes: string[] = [];
+    const problems = await checkConfiguration(config, plug, o.nic ?? null, KnownStores.load(o.dataDir), notes);
+    for (const n of notes) process.stdout.write(`iscsi-target: ${n}\n`);
     for (const line of describePlugPoints(plug)) process.stdout.write(`iscsi-target: ${line}\n`);
+    process.stdout.write(`iscsi-target: ${describeIoEngine(config, o.ioEngine)}\n`);
     for (const p of problems) process.stderr.write(`iscsi-target: ${p}\n`);
     if (problems.length > 0) return 1;
     const portals = [...config.portalGroups.values()].reduce((n, pg) => n + pg.listen.length, 0);
@@ -366,6 +405,11 @@ export async function runCli(argv: readonly string[] = process.argv.slice(2)): P
     ...(metricsPlan !== null ? { commandObserver: metricsPlan.metrics } : {}),
   });
   metricsPlan?.attach(daemon);
+  if (wantsUring(config, o.ioEngine)) {
+    const why = ioEngineFallbackReason();
+    if (why === null) logger.info({ ioEngine: 'uring' }, 'file LUN I/O through io_uring');
+    else logger.warn({ ioEngine: 'threadpool', reason: why }, `io_engine uring unavailable (${why}): file LUNs use the thread pool`);
+  }
   logger.info(
     { version: version(), config: config.source, noCopy, uvThreadpoolSize: process.env.UV_THREADPOOL_SIZE, node: process.version },
     `iscsi-target ${version()} starting (${config.source})`,

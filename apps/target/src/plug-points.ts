@@ -26,6 +26,7 @@ import { rbdBackendDescriptor } from '@iscsi-target/ctl-rbd';
 import { IclRegistry, defaultRegistry, type IclDriver } from '@iscsi-target/icl-core';
 import { NicDriverRegistry, defaultNicRegistry, type NicDriverDescriptor } from '@iscsi-target/icl-offload-kpi';
 import { softDriver, tcpNicDescriptor } from '@iscsi-target/icl-soft';
+import { uringNicDescriptor } from '@iscsi-target/io-uring';
 
 /** What a `--plugin` module's `register(api)` is given. */
 export interface PluginApi {
@@ -73,6 +74,8 @@ export class PlugPoints implements PluginApi {
     const p = new PlugPoints();
     p.icl.register(softDriver);
     p.nic.register(tcpNicDescriptor);
+    // Optional (priority -1: only by `--nic uring` / `nic uring`); unavailable, with the reason, without io_uring.
+    p.nic.register(uringNicDescriptor);
     p.backends.register(blockBackendDescriptor);
     p.backends.register(ramdiskBackendDescriptor);
     // Optional: unavailable (and said so by --check) when the librbd binding did not build.

@@ -204,6 +204,13 @@ describe('config: the supported subset', () => {
     expect(parseConfig(t('capacity 512K', 'backend ramdisk; '), 'f').targets[0]!.luns.get(0)!.options.get('capacity')).toBe('512K');
   });
 
+  it('validates option io_engine uring|threadpool, a block LUN option only', () => {
+    const t = (opt: string, backend = ''): string => `target iqn.2012-06.com.example:t { auth-type none\n lun 0 { path /x; size 1M; ${backend}option ${opt} } }`;
+    for (const v of ['uring', 'threadpool']) expect(parseConfig(t(`io_engine ${v}`), 'f').targets[0]!.luns.get(0)!.options.get('io_engine')).toBe(v);
+    expect(() => parseConfig(t('io_engine aio'), 'f')).toThrow(/option io_engine "aio": expected "uring" or "threadpool"/);
+    expect(() => parseConfig(t('io_engine uring', 'backend ramdisk; '), 'f')).toThrow(/option "io_engine" is not supported by backend ramdisk/);
+  });
+
   it('warns about unused LUNs and portal groups, odd names', () => {
     const c = parseConfig(
       'portal-group idle { listen 10.1.1.1 }\nlun spare { path /s }\n' +

@@ -118,6 +118,10 @@ describe('TargetMetrics', () => {
     expect(s.get(`iscsi_target_sessions{target="${T}"}`)).toBe(2);
     expect(s.get(`iscsi_target_lun_command_errors_total{${lun0}}`)).toBe(1);
     expect(s.get(`iscsi_target_lun_command_latency_seconds_count{${lun0},op="read"}`)).toBe(2);
+    // The io_uring series exist (0 while no uring connection or ring file I/O ran in this process).
+    for (const kind of ['zerocopy', 'kernel_copied', 'plain']) expect(s.get(`iscsi_target_uring_send_bytes_total{kind="${kind}"}`)).toBe(0);
+    expect(s.get('iscsi_target_uring_recv_pool_buffers{state="cap"}')).toBe(0);
+    expect(s.has('iscsi_target_uring_enters_total')).toBe(true);
     expect(s.get(`iscsi_target_lun_command_latency_seconds_sum{${lun0},op="read"}`)).toBeCloseTo(0.0032, 9);
     expect(s.get(`iscsi_target_lun_command_latency_seconds_bucket{le="0.00025",${lun0},op="read"}`)).toBe(1);
     expect(s.get(`iscsi_target_lun_command_latency_seconds_bucket{le="0.005",${lun0},op="read"}`)).toBe(2);

@@ -123,6 +123,9 @@ describe('command line', () => {
     expect(parseCli(['--auth-failure-delay', '1s'])).toEqual({ kind: 'usage-error', message: 'invalid --auth-failure-delay "1s" (expected milliseconds, 0 to 60000)' });
     expect(parseCli(['--admin-socket', 'run/ctl.sock'], '/srv')).toMatchObject({ kind: 'run', options: { adminSocket: '/srv/run/ctl.sock' } });
     expect(parseCli(['--no-admin-socket'], '/srv')).toMatchObject({ kind: 'run', options: { adminSocket: null } });
+    expect(parseCli(['--io-engine', 'uring'], '/srv')).toMatchObject({ kind: 'run', options: { ioEngine: 'uring' } });
+    expect(parseCli(['--io-engine', 'threadpool'], '/srv')).toMatchObject({ kind: 'run', options: { ioEngine: 'threadpool' } });
+    expect(parseCli(['--io-engine', 'aio'])).toEqual({ kind: 'usage-error', message: 'invalid --io-engine "aio" (expected uring or threadpool)' });
     expect(parseCli(['--help'])).toEqual({ kind: 'help' });
     expect(parseCli(['-V'])).toEqual({ kind: 'version' });
   });
@@ -156,7 +159,7 @@ describe('command line', () => {
       'c.conf:1:44: portal-group "p": unknown ICL driver "cxgbei" (offload): expected none',
     );
     expect(() => parseConfig('portal-group p { listen 127.0.0.1; nic dpdk }\n', 'c.conf', plug.names())).toThrow(
-      'c.conf:1:40: portal-group "p": unknown NIC driver "dpdk": expected tcp or fast',
+      'c.conf:1:40: portal-group "p": unknown NIC driver "dpdk": expected tcp, uring or fast',
     );
     // The embedded default's file is created at start, so it is no problem.
     expect(await checkConfiguration(embeddedConfig({ dataDir: join(dir, 'd') }), plug)).toEqual([]);
@@ -174,6 +177,7 @@ describe('command line', () => {
     expect(out.join('')).toContain('iscsi-target: NIC driver tcp: ');
     expect(out.join('')).toContain('iscsi-target: backend block: ');
     expect(out.join('')).toContain('iscsi-target: backend ramdisk: ');
+    expect(out.join('')).toMatch(/iscsi-target: I\/O engine uring: (available|unavailable \(.+\); LUNs asking for it use threadpool); not asked for \(default threadpool\)\n/);
     expect(out[out.length - 1]).toBe(`iscsi-target: ${good}: OK (1 targets, 1 LUNs, 2 portals)\n`);
     const bad = join(dir, 'bad.conf');
     writeFileSync(bad, 'target iqn.2026-11.org.example:t {\n  lun 0 { backend tape }\n}\n');

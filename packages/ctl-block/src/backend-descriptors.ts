@@ -119,7 +119,7 @@ export function createBlockBackendDescriptor(options: BackendDescriptorOptions =
   return {
     name: 'block',
     description: 'a file or block device (thin files created sparse; UNMAP punches holes)',
-    options: ['writecache', 'pblocksize', 'rpm', 'unmap'],
+    options: ['writecache', 'pblocksize', 'rpm', 'unmap', 'io_engine'],
     needsPath: true,
     needsSize: false,
     available: () => null,
@@ -146,6 +146,11 @@ export function createBlockBackendDescriptor(options: BackendDescriptorOptions =
       if (wc !== undefined) f.writeCache = wc;
       // unmap off: not thin provisioned (no UNMAP, no WRITE SAME UNMAP, LBPME/LBPU/LBPWS 0), as FreeBSD ties LBPME to UNMAP.
       if (onOff(p, 'unmap') === false) f.thin = false;
+      const io = p.options.get('io_engine');
+      if (io !== undefined) {
+        if (io !== 'uring' && io !== 'threadpool') throw new BackendOpenError(`option io_engine: expected "uring" or "threadpool", got "${io}"`);
+        f.ioEngine = io;
+      }
       if (options.pool !== undefined) f.pool = options.pool;
       return FileBackend.open(f);
     },

@@ -54,7 +54,8 @@ import {
   ShrinkRefusedError,
   UnsupportedOperationError,
 } from './errors.js';
-import { nodeFileIo, type FileIo } from './file-io.js';
+import type { FileIo } from './file-io.js';
+import { defaultIoEngine, fileIoFor, holeOpsFor, type IoEngine } from './io-engine.js';
 import { IdentifiedBackendLun, lunIdentity, type LunIdentity, type LunIdentityOptions } from './lun-identity.js';
 import {
   DEFAULT_BLOCK_SIZE,
@@ -107,8 +108,14 @@ export interface FileBackendOptions extends LunIdentityOptions {
   maxIoSize?: number;
   /** Make the frontend copy payload (no `kernDataRef`, `DataOutMode.Copy`); default false. */
   copyMode?: boolean;
-  /** File-system calls (default: `nodeFileIo`); for tests and instrumentation. */
+  /** File-system calls (default: those of `ioEngine`); for tests and instrumentation. */
   fileIo?: FileIo;
+  /**
+   * `uring` (io_uring, no thread pool) or `threadpool` (Node's fs); default
+   * `defaultIoEngine()`. `uring` falls back to `threadpool` where io_uring
+   * is unavailable (see io-engine.ts). Ignored when `fileIo` is given.
+   */
+  ioEngine?: IoEngine;
   /**
    * Hole punching / finding (default: the native helper if it loads). `null`
    * forces the fallback: UNMAP writes zeros, GET LBA STATUS reports mapped.
@@ -301,7 +308,8 @@ export class FileBackend extends IdentifiedBackendLun implements BackendLun {
 
   /** Opens (or creates) the backing store; see `FileBackendOptions`. */
   static async open(options: FileBackendOptions): Promise<FileBackend> {
-    const io = options.fileIo ?? nodeFileIo;
+    const engine = options.ioEngine ?? defaultIoEngine();
+    const io = options.fileIo ?? fileIoFor(engine);
     const path = resolvePath(options.path);
     const blockSize = requireBlockSize('blockSize', options.blockSize ?? DEFAULT_BLOCK_SIZE);
     const physicalBlockSize = requireBlockSize('physicalBlockSize', options.physicalBlockSize ?? blockSize);
@@ -390,7 +398,7 @@ export class FileBackend extends IdentifiedBackendLun implements BackendLun {
       }
       const numBlocks = Math.floor(size / blockSize);
       if (numBlocks === 0) throw new BackendOpenError(`${path} is smaller than one block`);
-      const wanted = options.holeOps === undefined ? loadHoleOps() : options.holeOps;
+      const wanted = options.holeOps === undefined ? holeOpsFor(engine, loadHoleOps()) : options.holeOps;
       // A read-only LUN never punches (only GET LBA STATUS seeks), so there is nothing to probe.
       const holes = readOnly ? wanted : await probeHoleOps(wanted, fd, st, isBlockDevice);
       return new FileBackend({

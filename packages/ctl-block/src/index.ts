@@ -16,6 +16,15 @@ export { FileBackend, type FileBackendOptions } from './file-backend.js';
 export { RamdiskBackend, type RamdiskBackendOptions } from './ramdisk-backend.js';
 export { RamPin, ramKernDataRef } from './ram-page-table.js';
 export { nodeFileIo, type FileIo } from './file-io.js';
+export {
+  IO_ENGINES,
+  defaultIoEngine,
+  effectiveIoEngine,
+  fileIoFor,
+  ioEngineFallbackReason,
+  setDefaultIoEngine,
+  type IoEngine,
+} from './io-engine.js';
 export { FilePrStore } from './pr-file-store.js';
 export {
   blockBackendDescriptor,

@@ -26,6 +26,12 @@ export interface NicDriverDescriptor {
   readonly description: string;
   /** `null` when usable in this process; otherwise why not (native part missing, kernel feature refused...). */
   available(): string | null;
+  /**
+   * A driver to use instead when this one is unavailable (the daemon logs
+   * it once and `--check` says so), e.g. `uring` → `tcp`. Absent: an
+   * unavailable driver is a start-up error.
+   */
+  readonly fallback?: string;
   /** The driver (may return one shared instance). Called only when `available()` is null. */
   create(): NicDriver;
 }

@@ -4,5 +4,7 @@
  * `uringUnavailable()` says whether it can run here (null) or why not.
  * See the README for the Buffer ownership rules.
  */
-export { CqeFlag, FallocMode, NOTIF_USAGE_ZC_COPIED, Ring, UringError, sharedRing, type CqeHandler, type RingOptions, type RingStats } from './ring.js';
+export { CqeFlag, FallocMode, NOTIF_USAGE_ZC_COPIED, Ring, UringError, sharedRing, sharedRingStats, type CqeHandler, type RingOptions, type RingStats } from './ring.js';
 export { NO_URING_ENV, uringUnavailable } from './native.js';
+export { RecvBufferPool, RecvGroup, type RecvPoolOptions, type RecvPoolStats } from './recv-pool.js';
+export { UringNicConn, createUringNicDriver, uringNicDescriptor, uringNicPool, uringNicStats, type UringNicOptions, type UringNicStats } from './nic-uring.js';

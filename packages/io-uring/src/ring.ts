@@ -337,4 +337,9 @@ export function sharedRing(): Ring {
   return shared;
 }
 
+/** The shared ring's counters, or null if it was never created (does not create it). */
+export function sharedRingStats(): RingStats | null {
+  return shared === null || shared.closed ? null : shared.stats();
+}
+
 export { uringUnavailable };

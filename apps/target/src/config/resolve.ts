@@ -60,6 +60,11 @@ export const KNOWN_LUN_OPTIONS: Record<string, (v: string) => string | null> = {
    * at warn). Off (the default): such a shrink is refused.
    */
   allow_shrink: (v) => (v === 'on' || v === 'off' ? null : 'expected "on" or "off"'),
+  /**
+   * Beyond ctld: `option io_engine uring|threadpool`, a file LUN's I/O engine
+   * (ctl-block io-engine.ts); default the daemon's `--io-engine`.
+   */
+  io_engine: (v) => (v === 'uring' || v === 'threadpool' ? null : 'expected "uring" or "threadpool"'),
   /** ctld `option removable`: a removable medium (CTL LUN option, not the backend's). */
   removable: (v) => (v === 'on' || v === 'off' ? null : 'expected "on" or "off"'),
   /**
@@ -92,7 +97,7 @@ export const KNOWN_LUN_OPTIONS: Record<string, (v: string) => string | null> = {
 };
 
 /** Options of KNOWN_LUN_OPTIONS that are the built-in backends' own (accepted only where the backend lists them). */
-const BACKEND_LUN_OPTIONS = new Set(['writecache', 'pblocksize', 'rpm', 'unmap', 'capacity']);
+const BACKEND_LUN_OPTIONS = new Set(['writecache', 'pblocksize', 'rpm', 'unmap', 'capacity', 'io_engine']);
 
 /** Turns an auth group draft into its configuration (ctld: no type and no CHAP ⇒ deny). */
 function resolveAuthGroup(d: AuthGroupDraft, warnings: string[]): AuthGroupConfig {

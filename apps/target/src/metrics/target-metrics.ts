@@ -12,6 +12,10 @@
  * - the copy counters (DESIGN.md §3.3) of the ICL and CTL layers: payload
  *   bytes copied in userspace versus passed by reference, per direction,
  *   read at scrape time.
+ * - the io_uring engine (process-wide, read at scrape time): bytes the
+ *   `uring` NIC driver sent zero-copy / the kernel copied anyway / sent
+ *   plainly, the receive pool's buffers in use and its cap, and the shared
+ *   ring's `io_uring_enter` calls and SQEs (their ratio: ops per enter).
  * Metric names are listed in apps/target/README.md ("Metrics").
  *
  * What it does NOT do: serve HTTP (`metrics-server.ts`), default process
@@ -26,6 +30,7 @@
 import type { CtlCopyCounters } from '@iscsi-target/ctl-core';
 import { CommandOutcome, type CommandObserver, type CommandRecord, type IscsiFrontend } from '@iscsi-target/ctl-frontend-iscsi';
 import type { CopyCounters } from '@iscsi-target/icl-core';
+import { sharedRingStats, uringNicPool, uringNicStats } from '@iscsi-target/io-uring';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 /** Latency buckets in seconds: 50 µs … 10 s (loopback RAM reads to a stalled disk). */
@@ -152,8 +157,41 @@ export class TargetMetrics implements CommandObserver {
       labelNames: ['lun', 'code'],
       registers,
     });
+    const uringSendBytes = new Counter({
+      name: 'iscsi_target_uring_send_bytes_total',
+      help: 'Bytes the uring NIC driver sent, by kind: zerocopy (sent from the pages), kernel_copied (SENDMSG_ZC that the kernel copied anyway), plain (sendmsg).',
+      labelNames: ['kind'],
+      registers,
+    });
+    const uringPool = new Gauge({
+      name: 'iscsi_target_uring_recv_pool_buffers',
+      help: 'Receive pool buffers of the uring NIC driver: in_use (lent to connections), allocated, cap.',
+      labelNames: ['state'],
+      registers,
+    });
+    const uringEnters = new Counter({ name: 'iscsi_target_uring_enters_total', help: 'io_uring_enter calls of the shared ring (submissions).', registers });
+    const uringSqes = new Counter({ name: 'iscsi_target_uring_sqes_total', help: 'SQEs submitted on the shared ring (divided by enters: operations per io_uring_enter).', registers });
+    const refreshUring = (): void => {
+      const n = uringNicStats();
+      uringSendBytes.reset();
+      uringSendBytes.inc({ kind: 'zerocopy' }, n.zeroCopyBytes);
+      uringSendBytes.inc({ kind: 'kernel_copied' }, n.kernelCopiedBytes);
+      uringSendBytes.inc({ kind: 'plain' }, n.plainBytes);
+      const p = uringNicPool()?.stats();
+      uringPool.set({ state: 'in_use' }, p?.inUse ?? 0);
+      uringPool.set({ state: 'allocated' }, p?.allocated ?? 0);
+      uringPool.set({ state: 'cap' }, p?.cap ?? 0);
+      const r = sharedRingStats();
+      uringEnters.reset();
+      uringSqes.reset();
+      if (r !== null) {
+        uringEnters.inc(r.enters);
+        uringSqes.inc(r.submitted);
+      }
+    };
     // Values read from live state are refreshed just before each scrape.
     this.#beforeScrape = () => {
+      refreshUring();
       backendErrors.reset();
       for (const f of this.#sources.backendFaults?.() ?? []) backendErrors.inc({ lun: f.lun, code: f.code }, f.count);
       sessionsGauge.reset();

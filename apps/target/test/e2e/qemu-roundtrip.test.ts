@@ -1,13 +1,17 @@
 // End-to-end: 64 MiB of random data written with QEMU's iSCSI block driver
 // (`qemu-img convert -n`, which keeps the 1 GiB LUN's size) read back with
 // `qemu-img dd` is bit-identical (sha256), in the daemon's no-copy (default)
-// and copy modes; a region that was never written reads as zeros (thin LUN).
+// and copy modes, and over the `uring` NIC driver with ring file I/O
+// (`--nic uring --io-engine uring`; skipped with the reason without
+// io_uring) and its forced fallback (ISCSI_TARGET_NO_URING=1: tcp and the
+// thread pool); a region that was never written reads as zeros (thin LUN).
 import { createHash, randomFillSync } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { haveCommand, run, startTarget, type TargetHandle } from '@iscsi-target/test-utils';
+import { uringUnavailable } from '@iscsi-target/io-uring';
 
 const MiB = 1024 * 1024;
 const IMAGE_BYTES = 64 * MiB;
@@ -40,11 +44,20 @@ describe.skipIf(!canRun)('qemu-img round trip', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  for (const mode of ['--no-copy', '--copy'] as const) {
-    describe(mode, () => {
+  const noUring = uringUnavailable();
+  const URING = ['--nic', 'uring', '--io-engine', 'uring'];
+  const modes: { name: string; args: string[]; env?: NodeJS.ProcessEnv; skip?: string | null; nic?: string }[] = [
+    { name: '--no-copy', args: ['--no-copy'] },
+    { name: '--copy', args: ['--copy'] },
+    { name: '--nic uring --io-engine uring', args: URING, skip: noUring, nic: 'uring' },
+    { name: '--nic uring --io-engine uring, forced fallback (ISCSI_TARGET_NO_URING=1)', args: URING, env: { ...process.env, ISCSI_TARGET_NO_URING: '1' }, nic: 'tcp' },
+  ];
+  for (const m of modes) {
+    const mode = m.name.replace(/[^a-z0-9-]+/gi, '_');
+    describe.skipIf(m.skip != null)(`${m.name}${m.skip != null ? ` (skipped: ${m.skip})` : ''}`, () => {
       let target: TargetHandle;
       beforeAll(async () => {
-        target = await startTarget({ args: [mode] });
+        target = await startTarget({ args: m.args, ...(m.env !== undefined ? { env: m.env } : {}) });
       });
       afterAll(async () => {
         await target?.stop();
@@ -67,6 +80,7 @@ describe.skipIf(!canRun)('qemu-img round trip', () => {
         expect(sha256(output)).toBe(inputSha);
         rmSync(output, { force: true });
         expect(target.alive()).toBe(true);
+        if (m.nic !== undefined) expect(target.logs.text()).toContain(`NIC driver ${m.nic})`);
       });
 
       it('reads zeros where nothing was written', async () => {
