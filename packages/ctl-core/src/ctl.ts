@@ -8,7 +8,7 @@
  *
  * Does NOT touch the OS, move READ/WRITE payload (backends and frontends
  * do), run the reservation commands themselves (pr-commands.ts), or
- * implement ALUA/HA. Single-threaded:
+ * decide ALUA ownership (a LUN's `LunAlua` does; alua.ts builds the answers). Single-threaded:
  * every call runs on the event loop; `port.datamove`/`port.done` and
  * backend `submit` are always called from a later microtask, never inside
  * the caller's `run`, `datamove` or `datamoveDone`.
@@ -49,6 +49,7 @@ import { isWriteExclusive } from './pr-proto.js';
 import { validatePrSnapshot, type PrNexus, type PrStore } from './pr-store.js';
 import { nexusId } from './reservations.js';
 import type { CmdEntry } from './cmd-table.js';
+import { AluaState, DEFAULT_TARGET_PORT_GROUP, validatePortAlua, type AluaHost, type LunAlua, type TargetPortGroup } from './alua.js';
 
 export type { CtlOptions } from './options.js';
 
@@ -65,6 +66,12 @@ export interface AddLunOptions extends LunInventoryOptions {
    * START STOP UNIT LOEJ are offered (removable.ts). Default false.
    */
   removable?: boolean;
+  /**
+   * The LUN's ALUA access states per target port group (alua.ts), decided by
+   * whoever enforces ownership across gateways. Absent: symmetric (every
+   * group Active/Optimized).
+   */
+  alua?: LunAlua;
 }
 
 /**
@@ -141,9 +148,10 @@ export class Ctl implements CtlFrontendServices, CtlBackendServices {
         for (const lun of this.#luns.values()) lun.clearUa(initiatorIndex, UaFlag.LunInventoryChanged);
       },
       modeParametersChanged: (lun, byInitiator) => lun.establishUaAll(UaFlag.ModeParametersChanged, byInitiator),
-      relativeTargetPort: (state) => state.targetPort + 1,
+      relativeTargetPort: (state) => this.#relativeTargetPort(state.port, state.targetPort),
       tpc: this.#tpc,
       pr: this.#prHost(),
+      alua: this.#aluaHost(),
     };
   }
 
@@ -176,7 +184,9 @@ export class Ctl implements CtlFrontendServices, CtlBackendServices {
     }
     if (this.#luns.has(id)) throw new CtlError(CtlErrorCode.LunExists, `LUN ${id} already exists`);
     if (lunOptions.inventoryUa !== false) for (const other of this.#luns.values()) other.establishUaAll(UaFlag.LunInventoryChanged);
-    this.#luns.set(id, new CtlLun(id, be, this.options.descriptorSense, prStore, persisted, lunOptions.removable ?? false));
+    const lun = new CtlLun(id, be, this.options.descriptorSense, prStore, persisted, lunOptions.removable ?? false);
+    lun.alua = lunOptions.alua ?? null;
+    this.#luns.set(id, lun);
     return id;
   }
 
@@ -234,6 +244,10 @@ export class Ctl implements CtlFrontendServices, CtlBackendServices {
   // ------------------------------------------------------ ports/initiators
 
   registerPort(port: CtlPort): number {
+    if (port.alua) {
+      const bad = validatePortAlua(port.alua);
+      if (bad !== null) throw new CtlError(CtlErrorCode.InvalidPortAlua, `port ${port.name}: ${bad}`);
+    }
     return this.#ports.register(port);
   }
 
@@ -320,9 +334,12 @@ export class Ctl implements CtlFrontendServices, CtlBackendServices {
   #prHost(): PrHost {
     return {
       nexusOf: (state) => this.#nexusOf(state),
-      targetPortName: (rtpi) => this.#ports.port(rtpi - 1)?.name ?? null,
+      targetPortName: (rtpi) => {
+        for (const pe of this.#ports.entries()) if (this.#relativeTargetPort(pe.port, pe.targetPort) === rtpi) return pe.port.name;
+        return null;
+      },
       relativeTargetPortOf: (name) => {
-        for (const pe of this.#ports.entries()) if (pe.port.name === name) return pe.targetPort + 1;
+        for (const pe of this.#ports.entries()) if (pe.port.name === name) return this.#relativeTargetPort(pe.port, pe.targetPort);
         return 0;
       },
       establishUa: (lun, nexus, flag) => {
@@ -337,6 +354,30 @@ export class Ctl implements CtlFrontendServices, CtlBackendServices {
         const affected = lun.ooa().filter((s) => ids.has(nexusId(this.#nexusOf(s))));
         abortAndWait({ abort: (s) => this.#abort(s) }, affected, done);
       },
+    };
+  }
+
+  /** A port's relative target port identifier: configured (`CtlPort.alua`), else port number + 1. */
+  #relativeTargetPort(port: CtlPort, targetPort: number): number {
+    return port.alua ? port.alua.relativeTargetPort : targetPort + 1;
+  }
+
+  /** The ALUA commands' view of the core (`CommandHost.alua`). */
+  #aluaHost(): AluaHost {
+    return {
+      groups: (state) => {
+        const a = state.port.alua;
+        if (a) return a.groups;
+        // Default: group 1 holds every port of this SCSI target name registered here.
+        const ports: number[] = [];
+        for (const pe of this.#ports.entries()) {
+          if (!pe.port.alua && pe.port.targetName === state.port.targetName) ports.push(pe.targetPort + 1);
+        }
+        const g: TargetPortGroup = { id: DEFAULT_TARGET_PORT_GROUP, relativeTargetPorts: ports };
+        return [g];
+      },
+      portGroup: (state) => state.port.alua?.targetPortGroup ?? DEFAULT_TARGET_PORT_GROUP,
+      accessState: (state, groupId) => state.lun?.alua?.accessState(groupId) ?? AluaState.ActiveOptimized,
     };
   }
 

@@ -67,6 +67,7 @@ export const ServiceActionIn16 = {
 
 /** Service actions of MAINTENANCE IN (SPC-4 §6.35, §6.36). */
 export const MaintenanceIn = {
+  ReportTargetPortGroups: 0x0a,
   ReportSupportedOperationCodes: 0x0c,
   ReportSupportedTaskManagementFunctions: 0x0d,
 } as const;

@@ -13,7 +13,6 @@
  * What it does not do: snapshots, exclusive locks, persistent reservations
  * across gateways, WRITE ATOMIC(16).
  */
-import { randomUUID } from 'node:crypto';
 import type { BackendLun, BlockRequest, CtlBackendServices, LogicalBlockProvisioningInfo, ScsiIo } from '@iscsi-target/ctl-core';
 import {
   BlockDispatcher,
@@ -72,7 +71,9 @@ export class RbdBackend extends IdentifiedBackendLun implements BackendLun {
   private constructor(image: RbdImage, options: RbdBackendOptions, blockSize: number, pool: BufferPool, maxIoSize: number) {
     const st = image.stat();
     if (st.size % blockSize !== 0) throw new Error(`RBD image ${formatImageSpec(image.spec)} size ${st.size} is not a multiple of the block size ${blockSize}`);
-    super(lunIdentity(`rbd:${formatImageSpec(image.spec)}:${randomUUID()}`, 'CTL RBD', options));
+    // The seed is the image (or the configured device-id), not per process: every gateway serving
+    // the image reports the same NAA, serial and device id, as multipath requires (issue 12).
+    super(lunIdentity(`rbd:${options.deviceId ?? formatImageSpec(image.spec)}`, 'CTL RBD', options));
     this.image = image;
     this.spec = image.spec;
     this.blockSize = blockSize;
