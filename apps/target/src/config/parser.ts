@@ -50,7 +50,7 @@ const RESERVED = new Set([
   'alias', 'auth-group', 'auth-type', 'backend', 'blocksize', 'chap', 'chap-mutual', 'ctl-lun', 'debug',
   'device-id', 'device-type', 'discovery-auth-group', 'discovery-filter', 'dscp', 'foreign', 'initiator-name',
   'initiator-portal', 'isns-period', 'isns-server', 'isns-timeout', 'listen', 'listen-iser', 'lun', 'maxproc',
-  'nic' /* ours */, 'offload', 'option', 'path', 'pcp', 'pidfile', 'port', 'portal-group', 'redirect', 'serial', 'size', 'tag',
+  'nic' /* ours */, 'offload', 'peer-port-group' /* ours */, 'relative-target-port' /* ours */, 'target-port-group' /* ours */, 'option', 'path', 'pcp', 'pidfile', 'port', 'portal-group', 'redirect', 'serial', 'size', 'tag',
   'target', 'timeout',
 ]);
 
