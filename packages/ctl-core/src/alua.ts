@@ -62,6 +62,35 @@ export interface PortAlua {
 export interface LunAlua {
   /** The state of target port group `groupId` for this LUN. */
   accessState(groupId: number): AluaState;
+  /**
+   * Implicit transition (optional): an LBA-addressed command (READ, WRITE,
+   * UNMAP... — one with an extent in the command table) arrived through
+   * group `groupId` while it is Active/Non-optimized. Return true to refuse
+   * it with NOT READY, ASYMMETRIC ACCESS STATE TRANSITION (04h/0Ah) — the
+   * owner starts moving ownership here and calls `Ctl.aluaStateChanged` when
+   * done; the initiator retries — or false to serve it where it is.
+   */
+  accessRequested?(groupId: number, writes: boolean): boolean;
+}
+
+/**
+ * The sense for a medium access command through a port whose group is in
+ * `state` (SPC-4 §5.15.2), or null when the command may run: Active states
+ * run; Transitioning, Standby and Unavailable get NOT READY with their ASCQ;
+ * Offline is reported as Unavailable (this target has no offline ports).
+ */
+export function aluaRefusal(state: AluaState): { asc: number; ascq: number } | null {
+  switch (state) {
+    case AluaState.ActiveOptimized:
+    case AluaState.ActiveNonOptimized:
+      return null;
+    case AluaState.Transitioning:
+      return { asc: 0x04, ascq: 0x0a };
+    case AluaState.Standby:
+      return { asc: 0x04, ascq: 0x0b };
+    default:
+      return { asc: 0x04, ascq: 0x0c };
+  }
 }
 
 /** Default target port group of ports without `alua`. */

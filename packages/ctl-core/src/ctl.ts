@@ -49,7 +49,7 @@ import { isWriteExclusive } from './pr-proto.js';
 import { validatePrSnapshot, type PrNexus, type PrStore } from './pr-store.js';
 import { nexusId } from './reservations.js';
 import type { CmdEntry } from './cmd-table.js';
-import { AluaState, DEFAULT_TARGET_PORT_GROUP, validatePortAlua, type AluaHost, type LunAlua, type TargetPortGroup } from './alua.js';
+import { AluaState, aluaRefusal, DEFAULT_TARGET_PORT_GROUP, validatePortAlua, type AluaHost, type LunAlua, type TargetPortGroup } from './alua.js';
 
 export type { CtlOptions } from './options.js';
 
@@ -216,6 +216,18 @@ export class Ctl implements CtlFrontendServices, CtlBackendServices {
     const lun = this.#luns.get(lunId);
     if (!lun) throw new CtlError(CtlErrorCode.NoSuchLun, `no LUN ${lunId}`);
     lun.establishUaAll(UaFlag.CapacityChanged);
+  }
+
+  /**
+   * The LUN's ALUA access states changed (its `LunAlua` says so, e.g. after
+   * an ownership move between gateways): ASYMMETRIC ACCESS STATE CHANGED
+   * (2Ah/06h) for every initiator of this process (SPC-4 §5.15.2.2; the other
+   * gateways raise it for theirs).
+   */
+  aluaStateChanged(lunId: number): void {
+    const lun = this.#luns.get(lunId);
+    if (!lun) throw new CtlError(CtlErrorCode.NoSuchLun, `no LUN ${lunId}`);
+    lun.establishUaAll(UaFlag.AsymmetricAccessStateChanged);
   }
 
   /**
@@ -467,6 +479,24 @@ export class Ctl implements CtlFrontendServices, CtlBackendServices {
     // SBC-3 §4.19: a stopped unit answers NOT READY, INITIALIZING COMMAND REQUIRED until started.
     if (lun.unit.stopped && (entry.flags & CmdFlag.OkOnStopped) === 0) {
       return checkCondition(state, host, SenseKey.NotReady, Asc.LogicalUnitNotReadyInitializingCommandRequired);
+    }
+    // SPC-4 §5.15.2 (implicit ALUA): medium access through a group that is not Active is refused
+    // with NOT READY; through an Active/Non-optimized one the LUN's owner may start an implicit
+    // transition instead of serving it (alua.ts `LunAlua.accessRequested`).
+    if (lun.alua && (entry.flags & CmdFlag.OkOnStopped) === 0) {
+      const group = this.#host.alua.portGroup(state);
+      const access = lun.alua.accessState(group);
+      const refusal = aluaRefusal(access);
+      if (refusal) return checkCondition(state, host, SenseKey.NotReady, refusal);
+      // Only LBA-addressed commands (those with an extent) move ownership: TEST UNIT READY and
+      // the like, which multipath sends down every path, must not make ownership ping-pong.
+      if (
+        access === AluaState.ActiveNonOptimized &&
+        entry.extent !== undefined &&
+        lun.alua.accessRequested?.(group, (entry.flags & CmdFlag.WritesMedium) !== 0)
+      ) {
+        return checkCondition(state, host, SenseKey.NotReady, Asc.AsymmetricAccessStateTransition);
+      }
     }
     // SBC-3 write protection: commands that modify the medium fail on a write-protected LUN
     // (read-only backend, or Control mode page SWP, SPC-4 §7.5.8).

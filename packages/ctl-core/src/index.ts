@@ -42,6 +42,7 @@ export {
 } from './backend-registry.js';
 export {
   AluaState,
+  aluaRefusal,
   DEFAULT_TARGET_PORT_GROUP,
   buildReportTargetPortGroups,
   validatePortAlua,

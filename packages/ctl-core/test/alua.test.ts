@@ -8,7 +8,7 @@ import {
 } from '@iscsi-target/ctl-core';
 import { Harness } from './helpers/harness.js';
 import * as C from './helpers/cdb.js';
-import { expectGood, expectInvalidField } from './helpers/expect.js';
+import { expectCheck, expectGood, expectInvalidField } from './helpers/expect.js';
 
 /** REPORT TARGET PORT GROUPS CDB (MAINTENANCE IN, service action 0Ah). */
 function rtpg(alloc: number, extended = false): Buffer {
@@ -123,5 +123,57 @@ describe('ALUA (alua.ts)', () => {
     expect(
       validatePortAlua({ relativeTargetPort: 1, targetPortGroup: 1, groups: [...GROUPS, { id: 3, relativeTargetPorts: [2] }] }),
     ).toMatch(/twice/);
+  });
+
+  it('implicit transition: I/O at the non-owner gets ASYMMETRIC ACCESS STATE TRANSITION, then UA 2Ah/06h and service', async () => {
+    // One owner group for the LUN, shared by both "gateways" as the RBD lock would be.
+    let owner = 1;
+    const requested: [number, boolean][] = [];
+    const lunAlua = {
+      accessState: (g: number): AluaStateT => (g === owner ? AluaState.ActiveOptimized : AluaState.ActiveNonOptimized),
+      accessRequested: (g: number, writes: boolean): boolean => {
+        requested.push([g, writes]);
+        return true;
+      },
+    };
+    const [a, b] = [
+      new Harness({ alua: { relativeTargetPort: 1, targetPortGroup: 1, groups: GROUPS }, lunAlua }),
+      new Harness({ alua: { relativeTargetPort: 2, targetPortGroup: 2, groups: GROUPS }, lunAlua, portName: 'iqn.2026-01.org.example:disk0,t,0x0002' }),
+    ];
+    await a.clearUa();
+    await b.clearUa();
+    const read = C.rw10(0x28, 0, 1);
+    expectGood(await a.exec(read));
+    expectCheck(await b.exec(read), 0x02, 0x04, 0x0a);
+    expectCheck(await b.exec(C.rw10(0x2a, 0, 1), { dataOut: Buffer.alloc(512) }), 0x02, 0x04, 0x0a);
+    expect(requested).toEqual([
+      [2, false],
+      [2, true],
+    ]);
+    // INQUIRY and REPORT TARGET PORT GROUPS still run through the non-owner.
+    expectGood(await b.exec(C.inquiry(false, 0, 96)));
+    const before = (await b.exec(rtpg(64))).data;
+    expect(before.equals((await a.exec(rtpg(64))).data)).toBe(true);
+    // The owner moves to group 2; both gateways announce it.
+    owner = 2;
+    a.ctl.aluaStateChanged(a.lunId);
+    b.ctl.aluaStateChanged(b.lunId);
+    expectCheck(await b.exec(read), 0x06, 0x2a, 0x06);
+    expectGood(await b.exec(read));
+    expectCheck(await a.exec(C.tur()), 0x06, 0x2a, 0x06);
+    const after = (await a.exec(rtpg(64))).data;
+    expect(after.equals((await b.exec(rtpg(64))).data)).toBe(true);
+    expect(after[4]! & 0x0f).toBe(AluaState.ActiveNonOptimized);
+    expect(after[16]! & 0x0f).toBe(AluaState.ActiveOptimized);
+  });
+
+  it('Standby and Unavailable groups refuse medium access with NOT READY 04h/0Bh and 04h/0Ch', async () => {
+    let st: AluaStateT = AluaState.Standby;
+    const h = new Harness({ alua: { relativeTargetPort: 1, targetPortGroup: 1, groups: GROUPS }, lunAlua: { accessState: () => st } });
+    await h.clearUa();
+    expectCheck(await h.exec(C.rw10(0x28, 0, 1)), 0x02, 0x04, 0x0b);
+    st = AluaState.Unavailable;
+    expectCheck(await h.exec(C.rw10(0x28, 0, 1)), 0x02, 0x04, 0x0c);
+    expectGood(await h.exec(C.inquiry(true, 0x83, 255)));
   });
 });
