@@ -88,7 +88,8 @@ export function aluaRefusal(state: AluaState): { asc: number; ascq: number } | n
       return { asc: 0x04, ascq: 0x0a };
     case AluaState.Standby:
       return { asc: 0x04, ascq: 0x0b };
-    default:
+    case AluaState.Unavailable:
+    case AluaState.Offline:
       return { asc: 0x04, ascq: 0x0c };
   }
 }
