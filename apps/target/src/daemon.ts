@@ -34,6 +34,7 @@
  * (`admin/admin-server.ts`), no signal handling or process exit (`main.ts`),
  * no login or authentication (`login/`, `auth/`).
  */
+import { portAluaOf } from './alua-config.js';
 import { Ctl } from '@iscsi-target/ctl-core';
 import { IscsiFrontend, type IscsiSession, type SessionInfo } from '@iscsi-target/ctl-frontend-iscsi';
 import type { IclDriver, IclRegistry, NicDriver, NicListener } from '@iscsi-target/icl-core';
@@ -374,7 +375,7 @@ export class TargetDaemon {
       }
       for (const ref of t.portalGroups) {
         const pg = config.portalGroups.get(ref.portalGroup)!;
-        const tc: Parameters<IscsiFrontend['addTarget']>[0] = { name: t.name, portalGroupTag: pg.tag, lunMap };
+        const tc: Parameters<IscsiFrontend['addTarget']>[0] = { name: t.name, portalGroupTag: pg.tag, lunMap, alua: portAluaOf(t, pg) };
         if (t.alias !== null) tc.alias = t.alias;
         frontend.addTarget(tc);
       }

@@ -37,6 +37,7 @@ import { readDefectData } from './read-defect-data.js';
 import { MaintenanceIn, ScsiOpcode, ServiceActionIn16 } from './scsi-proto.js';
 import { startStopUnit } from './start-stop-unit.js';
 import { reportSupportedOpcodes, reportSupportedTmf } from './supported-opcodes.js';
+import { reportTargetPortGroups } from './alua.js';
 import { persistentReserveIn, persistentReserveOut, release, reserve } from './pr-commands.js';
 import { PrInAction, PrOpcode, PrOutAction } from './pr-proto.js';
 import { SerClass } from './ser-table.js';
@@ -526,6 +527,18 @@ const ENTRIES: readonly CmdEntry[] = [
     flags: CmdFlag.OkOnStopped | CmdFlag.AllowOnPrResv,
     serClass: SerClass.None,
     handler: reportSupportedOpcodes,
+  },
+  {
+    name: 'REPORT TARGET PORT GROUPS',
+    opcode: ScsiOpcode.MaintenanceIn,
+    serviceAction: MaintenanceIn.ReportTargetPortGroups,
+    cdbLength: 12,
+    // PARAMETER DATA FORMAT | SERVICE ACTION | ALLOCATION LENGTH
+    usage: [0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0x00, CONTROL],
+    // SPC-4 table 66 / FreeBSD: allowed under every reservation; runs while stopped.
+    flags: CmdFlag.OkOnStopped | CmdFlag.AllowOnResv | CmdFlag.AllowOnPrResv,
+    serClass: SerClass.None,
+    handler: reportTargetPortGroups,
   },
   {
     name: 'REPORT SUPPORTED TASK MANAGEMENT FUNCTIONS',

@@ -13,6 +13,7 @@ import type { CtlLun } from './lun.js';
 import type { ResolvedCtlOptions } from './options.js';
 import type { ThirdPartyCopy } from './tpc.js';
 import type { PrHost } from './pr-commands.js';
+import type { AluaHost } from './alua.js';
 import { Asc, SenseKey, type AscAscq } from './scsi-proto.js';
 import { setSense, type SenseOptions } from './sense.js';
 
@@ -48,6 +49,8 @@ export interface CommandHost {
   readonly tpc: ThirdPartyCopy;
   /** Services of the reservation commands (pr-commands.ts). */
   readonly pr: PrHost;
+  /** ALUA topology and access states (alua.ts). */
+  readonly alua: AluaHost;
 }
 
 /** A command handler (FreeBSD `ctl_cmd_entry.execute`). */

@@ -8,7 +8,7 @@
  *
  * Does NOT touch the OS, move READ/WRITE payload (backends and frontends
  * do), run the reservation commands themselves (pr-commands.ts), or
- * implement ALUA/HA. Single-threaded:
+ * decide ALUA ownership (a LUN's `LunAlua` does; alua.ts builds the answers). Single-threaded:
  * every call runs on the event loop; `port.datamove`/`port.done` and
  * backend `submit` are always called from a later microtask, never inside
  * the caller's `run`, `datamove` or `datamoveDone`.
@@ -49,6 +49,7 @@ import { isWriteExclusive } from './pr-proto.js';
 import { validatePrSnapshot, type PrNexus, type PrStore } from './pr-store.js';
 import { nexusId } from './reservations.js';
 import type { CmdEntry } from './cmd-table.js';
+import { AluaState, aluaRefusal, DEFAULT_TARGET_PORT_GROUP, validatePortAlua, type AluaHost, type LunAlua, type TargetPortGroup } from './alua.js';
 
 export type { CtlOptions } from './options.js';
 
@@ -65,6 +66,12 @@ export interface AddLunOptions extends LunInventoryOptions {
    * START STOP UNIT LOEJ are offered (removable.ts). Default false.
    */
   removable?: boolean;
+  /**
+   * The LUN's ALUA access states per target port group (alua.ts), decided by
+   * whoever enforces ownership across gateways. Absent: symmetric (every
+   * group Active/Optimized).
+   */
+  alua?: LunAlua;
 }
 
 /**
@@ -141,9 +148,10 @@ export class Ctl implements CtlFrontendServices, CtlBackendServices {
         for (const lun of this.#luns.values()) lun.clearUa(initiatorIndex, UaFlag.LunInventoryChanged);
       },
       modeParametersChanged: (lun, byInitiator) => lun.establishUaAll(UaFlag.ModeParametersChanged, byInitiator),
-      relativeTargetPort: (state) => state.targetPort + 1,
+      relativeTargetPort: (state) => this.#relativeTargetPort(state.port, state.targetPort),
       tpc: this.#tpc,
       pr: this.#prHost(),
+      alua: this.#aluaHost(),
     };
   }
 
@@ -176,7 +184,9 @@ export class Ctl implements CtlFrontendServices, CtlBackendServices {
     }
     if (this.#luns.has(id)) throw new CtlError(CtlErrorCode.LunExists, `LUN ${id} already exists`);
     if (lunOptions.inventoryUa !== false) for (const other of this.#luns.values()) other.establishUaAll(UaFlag.LunInventoryChanged);
-    this.#luns.set(id, new CtlLun(id, be, this.options.descriptorSense, prStore, persisted, lunOptions.removable ?? false));
+    const lun = new CtlLun(id, be, this.options.descriptorSense, prStore, persisted, lunOptions.removable ?? false);
+    lun.alua = lunOptions.alua ?? null;
+    this.#luns.set(id, lun);
     return id;
   }
 
@@ -209,6 +219,18 @@ export class Ctl implements CtlFrontendServices, CtlBackendServices {
   }
 
   /**
+   * The LUN's ALUA access states changed (its `LunAlua` says so, e.g. after
+   * an ownership move between gateways): ASYMMETRIC ACCESS STATE CHANGED
+   * (2Ah/06h) for every initiator of this process (SPC-4 §5.15.2.2; the other
+   * gateways raise it for theirs).
+   */
+  aluaStateChanged(lunId: number): void {
+    const lun = this.#luns.get(lunId);
+    if (!lun) throw new CtlError(CtlErrorCode.NoSuchLun, `no LUN ${lunId}`);
+    lun.establishUaAll(UaFlag.AsymmetricAccessStateChanged);
+  }
+
+  /**
    * The LUN inventory seen through one port changed (its LUN map was
    * edited): REPORTED LUNS DATA HAS CHANGED (3Fh/0Eh) for the initiators of
    * that port only, on every LUN they can see (SPC-4 §6.33 REPORT LUNS: the
@@ -234,6 +256,10 @@ export class Ctl implements CtlFrontendServices, CtlBackendServices {
   // ------------------------------------------------------ ports/initiators
 
   registerPort(port: CtlPort): number {
+    if (port.alua) {
+      const bad = validatePortAlua(port.alua);
+      if (bad !== null) throw new CtlError(CtlErrorCode.InvalidPortAlua, `port ${port.name}: ${bad}`);
+    }
     return this.#ports.register(port);
   }
 
@@ -320,9 +346,12 @@ export class Ctl implements CtlFrontendServices, CtlBackendServices {
   #prHost(): PrHost {
     return {
       nexusOf: (state) => this.#nexusOf(state),
-      targetPortName: (rtpi) => this.#ports.port(rtpi - 1)?.name ?? null,
+      targetPortName: (rtpi) => {
+        for (const pe of this.#ports.entries()) if (this.#relativeTargetPort(pe.port, pe.targetPort) === rtpi) return pe.port.name;
+        return null;
+      },
       relativeTargetPortOf: (name) => {
-        for (const pe of this.#ports.entries()) if (pe.port.name === name) return pe.targetPort + 1;
+        for (const pe of this.#ports.entries()) if (pe.port.name === name) return this.#relativeTargetPort(pe.port, pe.targetPort);
         return 0;
       },
       establishUa: (lun, nexus, flag) => {
@@ -337,6 +366,30 @@ export class Ctl implements CtlFrontendServices, CtlBackendServices {
         const affected = lun.ooa().filter((s) => ids.has(nexusId(this.#nexusOf(s))));
         abortAndWait({ abort: (s) => this.#abort(s) }, affected, done);
       },
+    };
+  }
+
+  /** A port's relative target port identifier: configured (`CtlPort.alua`), else port number + 1. */
+  #relativeTargetPort(port: CtlPort, targetPort: number): number {
+    return port.alua ? port.alua.relativeTargetPort : targetPort + 1;
+  }
+
+  /** The ALUA commands' view of the core (`CommandHost.alua`). */
+  #aluaHost(): AluaHost {
+    return {
+      groups: (state) => {
+        const a = state.port.alua;
+        if (a) return a.groups;
+        // Default: group 1 holds every port of this SCSI target name registered here.
+        const ports: number[] = [];
+        for (const pe of this.#ports.entries()) {
+          if (!pe.port.alua && pe.port.targetName === state.port.targetName) ports.push(pe.targetPort + 1);
+        }
+        const g: TargetPortGroup = { id: DEFAULT_TARGET_PORT_GROUP, relativeTargetPorts: ports };
+        return [g];
+      },
+      portGroup: (state) => state.port.alua?.targetPortGroup ?? DEFAULT_TARGET_PORT_GROUP,
+      accessState: (state, groupId) => state.lun?.alua?.accessState(groupId) ?? AluaState.ActiveOptimized,
     };
   }
 
@@ -426,6 +479,24 @@ export class Ctl implements CtlFrontendServices, CtlBackendServices {
     // SBC-3 §4.19: a stopped unit answers NOT READY, INITIALIZING COMMAND REQUIRED until started.
     if (lun.unit.stopped && (entry.flags & CmdFlag.OkOnStopped) === 0) {
       return checkCondition(state, host, SenseKey.NotReady, Asc.LogicalUnitNotReadyInitializingCommandRequired);
+    }
+    // SPC-4 §5.15.2 (implicit ALUA): medium access through a group that is not Active is refused
+    // with NOT READY; through an Active/Non-optimized one the LUN's owner may start an implicit
+    // transition instead of serving it (alua.ts `LunAlua.accessRequested`).
+    if (lun.alua && (entry.flags & CmdFlag.OkOnStopped) === 0) {
+      const group = this.#host.alua.portGroup(state);
+      const access = lun.alua.accessState(group);
+      const refusal = aluaRefusal(access);
+      if (refusal) return checkCondition(state, host, SenseKey.NotReady, refusal);
+      // Only LBA-addressed commands (those with an extent) move ownership: TEST UNIT READY and
+      // the like, which multipath sends down every path, must not make ownership ping-pong.
+      if (
+        access === AluaState.ActiveNonOptimized &&
+        entry.extent !== undefined &&
+        lun.alua.accessRequested?.(group, (entry.flags & CmdFlag.WritesMedium) !== 0)
+      ) {
+        return checkCondition(state, host, SenseKey.NotReady, Asc.AsymmetricAccessStateTransition);
+      }
     }
     // SBC-3 write protection: commands that modify the medium fail on a write-protected LUN
     // (read-only backend, or Control mode page SWP, SPC-4 §7.5.8).

@@ -20,6 +20,8 @@ export const CtlErrorCode = {
   IoBusy: 'CTL_ERR_IO_BUSY',
   /** `addLun`: the LUN's `PrStore` returned a malformed persistent reservation snapshot. */
   InvalidPrState: 'CTL_ERR_INVALID_PR_STATE',
+  /** `registerPort`: the port's ALUA topology is inconsistent (alua.ts `validatePortAlua`). */
+  InvalidPortAlua: 'CTL_ERR_INVALID_PORT_ALUA',
 } as const;
 export type CtlErrorCode = (typeof CtlErrorCode)[keyof typeof CtlErrorCode];
 

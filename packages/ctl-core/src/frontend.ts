@@ -14,6 +14,7 @@
  * (CTL defers to a later microtask or event-loop turn), so a frontend is not
  * re-entered while it holds half-updated session state.
  */
+import type { PortAlua } from './alua.js';
 import type { CtlIo, ScsiIo } from './io.js';
 
 /** A CTL port (FreeBSD `struct ctl_port`). */
@@ -24,6 +25,12 @@ export interface CtlPort {
   readonly targetName: string;
   /** passed to CTL: port LUN → CTL LUN id; null means every LUN, identity. */
   readonly lunMap: ReadonlyMap<number, number> | null;
+  /**
+   * passed to CTL: the port's relative target port identifier, target port
+   * group and every group of the target device (alua.ts). Absent/null: group
+   * 1 with the target's ports in this process, identifier = port number + 1.
+   */
+  readonly alua?: PortAlua | null;
   /** passed to CTL: move the current piece of data (see io.ts). */
   datamove(io: ScsiIo): void;
   /** passed to CTL: the I/O is complete; the frontend sends status (or not, if aborted). */

@@ -40,3 +40,13 @@ export {
   type BackendOpenParams,
   type BackendLunIdentity,
 } from './backend-registry.js';
+export {
+  AluaState,
+  aluaRefusal,
+  DEFAULT_TARGET_PORT_GROUP,
+  buildReportTargetPortGroups,
+  validatePortAlua,
+  type LunAlua,
+  type PortAlua,
+  type TargetPortGroup,
+} from './alua.js';

@@ -1,5 +1,6 @@
 /**
- * INQUIRY data (SPC-4 §6.6, §7.8; SBC-3 §6.5): the standard INQUIRY data and
+ * INQUIRY data (SPC-4 §6.6, §7.8; SBC-3 §6.5): the standard INQUIRY data (TPGS
+ * = 01b, implicit ALUA) and
  * the vital product data pages 00h, 80h, 83h, B0h, B1h and B2h.
  *
  * Does NOT parse the CDB or apply the allocation length (the INQUIRY handler
@@ -77,7 +78,9 @@ export function buildStandardInquiry(id: InquiryIdentity, lunExists: boolean, re
   buf[2] = SPC_VERSION_SPC4;
   buf[3] = 0x10 | 0x02; // HISUP | RESPONSE DATA FORMAT 2
   buf[4] = STANDARD_INQUIRY_LENGTH - 5; // ADDITIONAL LENGTH
-  buf[5] = 0x08; // 3PC: EXTENDED COPY (SPC-4 §6.4.2); no SCCS, ACC, TPGS, PROTECT
+  // TPGS = 01b: implicit ALUA only (alua.ts; REPORT TARGET PORT GROUPS, no SET TARGET PORT GROUPS);
+  // 3PC: EXTENDED COPY (SPC-4 §6.4.2); no SCCS, ACC, PROTECT.
+  buf[5] = 0x10 | 0x08;
   buf[6] = 0x00;
   buf[7] = 0x02; // CMDQUE
   writePadded(buf, 8, 8, id.vendor);
@@ -101,6 +104,8 @@ export interface VpdContext {
   readonly targetPortName: string;
   /** Relative target port identifier, 1..65535. */
   readonly relativeTargetPort: number;
+  /** Target port group of the port (alua.ts), 1..65535. */
+  readonly targetPortGroup: number;
   /** The copy manager's limits for VPD 8Fh (default `DEFAULT_TPC_LIMITS`). */
   readonly thirdPartyCopy?: TpcLimits;
 }
@@ -142,6 +147,8 @@ function deviceIdentification(ctx: VpdContext, lun: BackendLunInfo): Buffer {
   t10Id.write(lun.deviceId, 8, 'latin1');
   const relPort = Buffer.alloc(4);
   relPort.writeUInt16BE(ctx.relativeTargetPort & 0xffff, 2);
+  const tpg = Buffer.alloc(4);
+  tpg.writeUInt16BE(ctx.targetPortGroup & 0xffff, 2);
   const descriptors = [
     // NAA, logical unit (SPC-4 §7.8.6.6).
     designator(0, CodeSet.Binary, false, Association.LogicalUnit, DesignatorType.Naa, lun.naa),
@@ -155,6 +162,15 @@ function deviceIdentification(ctx: VpdContext, lun: BackendLunInfo): Buffer {
       Association.TargetPort,
       DesignatorType.RelativeTargetPort,
       relPort,
+    ),
+    // Target port group (SPC-4 §7.8.6.8): the ALUA group of this port.
+    designator(
+      PROTOCOL_IDENTIFIER_ISCSI,
+      CodeSet.Binary,
+      true,
+      Association.TargetPort,
+      DesignatorType.TargetPortGroup,
+      tpg,
     ),
     // SCSI name string of the target port (iSCSI: "<name>,t,0x<TPGT>").
     designator(

@@ -6,6 +6,7 @@
  * Does NOT execute commands or talk to ports (ctl.ts does); it only keeps
  * the state and answers "which older command blocks this one".
  */
+import type { LunAlua } from './alua.js';
 import type { BackendLun } from './backend.js';
 import { IoPhase, type IoState } from './io-state.js';
 import { ModeState } from './mode-pages.js';
@@ -37,6 +38,8 @@ export class CtlLun {
   readonly medium: RemovableMedium;
   /** Set by `removeLun`: no new commands, shut down when idle. */
   removing = false;
+  /** Who decides the LUN's ALUA access states (alua.ts); null: every group Active/Optimized. */
+  alua: LunAlua | null = null;
   #head: IoState | null = null;
   #tail: IoState | null = null;
   #count = 0;

@@ -67,6 +67,7 @@ export const ServiceActionIn16 = {
 
 /** Service actions of MAINTENANCE IN (SPC-4 §6.35, §6.36). */
 export const MaintenanceIn = {
+  ReportTargetPortGroups: 0x0a,
   ReportSupportedOperationCodes: 0x0c,
   ReportSupportedTaskManagementFunctions: 0x0d,
 } as const;
@@ -131,6 +132,14 @@ export const Asc = {
   ProtocolServiceCrcError: { asc: 0x47, ascq: 0x05 },
   /** NOT READY after START STOP UNIT stopped the unit (SBC-3 §4.19, START STOP UNIT). */
   LogicalUnitNotReadyInitializingCommandRequired: { asc: 0x04, ascq: 0x02 },
+  /** SPC-4 §5.15.2.6: LOGICAL UNIT NOT ACCESSIBLE, ASYMMETRIC ACCESS STATE TRANSITION. */
+  AsymmetricAccessStateTransition: { asc: 0x04, ascq: 0x0a },
+  /** SPC-4 §5.15.2.4: LOGICAL UNIT NOT ACCESSIBLE, TARGET PORT IN STANDBY STATE. */
+  TargetPortInStandbyState: { asc: 0x04, ascq: 0x0b },
+  /** SPC-4 §5.15.2.5: LOGICAL UNIT NOT ACCESSIBLE, TARGET PORT IN UNAVAILABLE STATE. */
+  TargetPortInUnavailableState: { asc: 0x04, ascq: 0x0c },
+  /** SPC-4 §5.15.2.2: ASYMMETRIC ACCESS STATE CHANGED (unit attention). */
+  AsymmetricAccessStateChanged: { asc: 0x2a, ascq: 0x06 },
   /** READ DEFECT DATA: no defect list of the requested format (SBC-3 READ DEFECT DATA). */
   DefectListNotFound: { asc: 0x1c, ascq: 0x00 },
   /** START STOP UNIT with LOEJ while removal is prevented (SBC-3 START STOP UNIT). */

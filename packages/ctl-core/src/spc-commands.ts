@@ -46,6 +46,7 @@ export function inquiry(state: IoState, host: CommandHost): void {
     targetName: state.port.targetName,
     targetPortName: state.port.name,
     relativeTargetPort: host.relativeTargetPort(state),
+    targetPortGroup: host.alua.portGroup(state),
     thirdPartyCopy: host.tpc.limits,
   });
   // SPC-4 §6.6.1: an unsupported VPD page is an invalid field (PAGE CODE).

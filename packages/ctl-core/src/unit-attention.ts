@@ -37,6 +37,8 @@ export const UaFlag = {
   RegistrationsPreempted: 1 << 10,
   /** NOT READY TO READY CHANGE, MEDIUM MAY HAVE CHANGED (28h/00h): a removable medium was loaded. */
   MediumChanged: 1 << 11,
+  /** ASYMMETRIC ACCESS STATE CHANGED (2Ah/06h): a LUN's ALUA access states changed (alua.ts). */
+  AsymmetricAccessStateChanged: 1 << 12,
 } as const;
 export type UaFlag = (typeof UaFlag)[keyof typeof UaFlag];
 
@@ -56,6 +58,7 @@ const UA_CODES: ReadonlyMap<number, AscAscq> = new Map<number, AscAscq>([
   [UaFlag.ReservationsReleased, PrAsc.ReservationsReleased],
   [UaFlag.RegistrationsPreempted, PrAsc.RegistrationsPreempted],
   [UaFlag.MediumChanged, Asc.NotReadyToReadyChangeMediumMayHaveChanged],
+  [UaFlag.AsymmetricAccessStateChanged, Asc.AsymmetricAccessStateChanged],
 ]);
 
 /** The highest-priority condition in `pending` (0 if none). */

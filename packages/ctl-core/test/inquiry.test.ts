@@ -83,7 +83,7 @@ describe('VPD pages', () => {
     expect(r.data.toString('latin1', 4)).toBe('ABC-42');
   });
 
-  it('0x83 carries NAA, T10 vendor id, relative port and SCSI name designators', async () => {
+  it('0x83 carries NAA, T10 vendor id, relative port, target port group and SCSI name designators', async () => {
     const naa = Buffer.from([0x60, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f, 0x10]);
     const h = new Harness({ lun: { naa, vendor: 'ACME', deviceId: 'dev1' } });
     const r = await h.exec(C.inquiry(true, 0x83, 1024));
@@ -99,8 +99,10 @@ describe('VPD pages', () => {
       off += 4 + len;
     }
     expect(off).toBe(d.length);
-    expect(desc.length).toBe(5);
-    const [n, t10, rel, portName, target] = desc as [Buffer, Buffer, Buffer, Buffer, Buffer];
+    expect(desc.length).toBe(6);
+    const [n, t10, rel, tpg, portName, target] = desc as [Buffer, Buffer, Buffer, Buffer, Buffer, Buffer];
+    // Target port group (SPC-4 §7.8.6.8): group 1 by default.
+    expect([...tpg]).toEqual([0x51, 0x95, 0x00, 0x04, 0x00, 0x00, 0x00, 0x01]);
     expect([...n.subarray(0, 4)]).toEqual([0x01, 0x03, 0x00, 0x08]);
     expect(n.subarray(4)).toEqual(naa);
     expect([...t10.subarray(0, 4)]).toEqual([0x02, 0x01, 0x00, 12]);

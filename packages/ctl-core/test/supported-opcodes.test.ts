@@ -137,7 +137,7 @@ describe('REPORT SUPPORTED OPERATION CODES (SPC-4 §6.35)', () => {
     expect([...r.data.subarray(4, 6)]).toEqual([0x9e, 0x10]);
     expect(r.data[4 + 15]).toBe(0xc0);
     // A service action the table lacks: not supported.
-    expect([...(await h.exec(rsoc(2, 0xa3, 0x0a))).data]).toEqual([0, 0x01, 0, 0]);
+    expect([...(await h.exec(rsoc(2, 0xa3, 0x1f))).data]).toEqual([0, 0x01, 0, 0]);
     // Out of the 5-bit range.
     expect([...(await h.exec(rsoc(2, 0xa3, 0x100))).data]).toEqual([0, 0x01, 0, 0]);
   });
@@ -185,7 +185,7 @@ describe('REPORT SUPPORTED OPERATION CODES (SPC-4 §6.35)', () => {
     const h = new Harness();
     await h.clearUa();
     const c = rsoc(0);
-    c[1] = 0x0a; // REPORT TARGET PORT GROUPS: not offered
+    c[1] = 0x1f; // no such MAINTENANCE IN service action
     expectInvalidField(await h.exec(c), 1, 4);
   });
 });

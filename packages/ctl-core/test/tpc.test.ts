@@ -593,7 +593,7 @@ describe('INQUIRY for third-party copy', () => {
   it('standard data sets 3PC; VPD 8Fh carries the descriptors', async () => {
     const h = new Harness();
     const std = await h.exec(C.inquiry(false, 0, 96));
-    expect(std.data[5]).toBe(0x08);
+    expect(std.data[5]).toBe(0x18); // TPGS = 01b | 3PC
     const r = await h.exec(C.inquiry(true, 0x8f, 1024));
     expectGood(r);
     const expected = Buffer.from([

@@ -12,7 +12,7 @@
  * What it does not do: no session bookkeeping (the frontend's registry) and
  * no protocol work (the session's).
  */
-import type { CtlFrontendServices, CtlIo, CtlPort, ScsiIo } from '@iscsi-target/ctl-core';
+import type { CtlFrontendServices, CtlIo, CtlPort, PortAlua, ScsiIo } from '@iscsi-target/ctl-core';
 import { IscsiCommand } from './command.js';
 import { PortStatus } from './data-out.js';
 import { targetPortName } from './handoff.js';
@@ -27,6 +27,8 @@ export interface TargetConfig {
   portalGroupTag: number;
   /** Port LUN → CTL LUN id; null exposes every CTL LUN under its own number. */
   lunMap: ReadonlyMap<number, number> | null;
+  /** ALUA topology of the port (relative target port, target port group, all groups); absent: CTL's default. */
+  alua?: PortAlua | null;
 }
 
 export const TargetState = {
@@ -42,6 +44,7 @@ export class IscsiTargetPort implements CtlPort {
   readonly name: string;
   readonly targetName: string;
   readonly portalGroupTag: number;
+  readonly alua: PortAlua | null;
   alias: string | undefined;
   state: TargetState = TargetState.Active;
   /** CTL port number from `registerPort` (-1 until registered). */
@@ -55,6 +58,7 @@ export class IscsiTargetPort implements CtlPort {
     this.portalGroupTag = config.portalGroupTag;
     this.name = targetPortName(config.name, config.portalGroupTag);
     this.alias = config.alias;
+    this.alua = config.alua ?? null;
     this.#lunMap = config.lunMap;
     this.#ctl = ctl;
     this.#logger = logger;

@@ -27,6 +27,10 @@ export interface PortalGroupDraft {
   nic: Draft<string> | null;
   options: Map<string, Draft<string>>;
   implicit: boolean;
+  /** Beyond ctld: `target-port-group N` (ALUA, SPC-4 §5.15). */
+  targetPortGroup?: Draft<number> | null;
+  /** Beyond ctld: `relative-target-port N`. */
+  relativeTargetPort?: Draft<number> | null;
 }
 
 export interface LunDraft {
@@ -55,6 +59,8 @@ export interface TargetDraft {
   portalGroups: Array<Draft<{ name: string; auth: Draft<string> | null }>>;
   /** LUN number → inline draft or reference to a named LUN. */
   luns: Map<number, Draft<LunDraft | string>>;
+  /** Beyond ctld: `peer-port-group GROUP RELPORT` — a target port of another gateway (ALUA). */
+  peerPorts?: Array<Draft<{ group: number; port: number }>>;
 }
 
 /** An `auth-group NAME { }` section, or a target's inline auth statements. */

@@ -78,6 +78,13 @@ export interface PortalGroupConfig {
   readonly nic: string | null;
   /** `option NAME VALUE` (CTL port options): parsed and kept, not applied yet (a warning says so). */
   readonly options: ReadonlyMap<string, string>;
+  /**
+   * Beyond ctld (ALUA, SPC-4 §5.15): `target-port-group N` and
+   * `relative-target-port N`, both 1..65535, set together or not at all;
+   * null/absent: CTL's default (group 1, port number + 1).
+   */
+  readonly targetPortGroup?: number | null;
+  readonly relativeTargetPort?: number | null;
   readonly pos: SourcePos;
 }
 
@@ -127,7 +134,21 @@ export interface TargetConfig {
   readonly portalGroups: readonly TargetPortalGroupRef[];
   /** Target LUN number → LUN. */
   readonly luns: ReadonlyMap<number, LunConfig>;
+  /**
+   * ALUA: every target port group of this target device, its own portal
+   * groups' and the other gateways' (`peer-port-group`), ascending; null
+   * when none of its portal groups sets `target-port-group`.
+   */
+  readonly aluaGroups?: readonly TargetPortGroupConfig[] | null;
   readonly pos: SourcePos;
+}
+
+/** One ALUA target port group of a target (see `TargetConfig.aluaGroups`). */
+export interface TargetPortGroupConfig {
+  readonly id: number;
+  readonly relativeTargetPorts: readonly number[];
+  /** Set for groups of this daemon's portal groups; null for another gateway's. */
+  readonly portalGroups: readonly string[];
 }
 
 export interface DaemonConfig {

@@ -12,10 +12,12 @@
  * - `auth-group NAME { auth-type; chap; chap-mutual; initiator-name;
  *   initiator-portal }`;
  * - `portal-group NAME { listen; discovery-auth-group; discovery-filter;
- *   nic; offload; option; redirect; tag }` (`nic NAME` is this daemon's:
- *   the NIC driver below the ICL driver; ctld has no such key);
+ *   nic; offload; option; redirect; tag; target-port-group;
+ *   relative-target-port }` (`nic NAME` is this daemon's: the NIC driver
+ *   below the ICL driver; ctld has no such key; nor has it the two ALUA keys);
  * - `target IQN { alias; auth-group; auth-type; chap; chap-mutual;
  *   initiator-name; initiator-portal; portal-group NAME [AG]; redirect;
+ *   peer-port-group GROUP RELPORT (ours: another gateway's ALUA port);
  *   lun N NAME | lun N { ... } }`;
  * - `lun NAME { backend; path; size; blocksize; serial; device-id; ctl-lun;
  *   device-type; option }`.
@@ -48,7 +50,7 @@ const RESERVED = new Set([
   'alias', 'auth-group', 'auth-type', 'backend', 'blocksize', 'chap', 'chap-mutual', 'ctl-lun', 'debug',
   'device-id', 'device-type', 'discovery-auth-group', 'discovery-filter', 'dscp', 'foreign', 'initiator-name',
   'initiator-portal', 'isns-period', 'isns-server', 'isns-timeout', 'listen', 'listen-iser', 'lun', 'maxproc',
-  'nic' /* ours */, 'offload', 'option', 'path', 'pcp', 'pidfile', 'port', 'portal-group', 'redirect', 'serial', 'size', 'tag',
+  'nic' /* ours */, 'offload', 'peer-port-group' /* ours */, 'relative-target-port' /* ours */, 'target-port-group' /* ours */, 'option', 'path', 'pcp', 'pidfile', 'port', 'portal-group', 'redirect', 'serial', 'size', 'tag',
   'target', 'timeout',
 ]);
 
@@ -490,6 +492,14 @@ class Parser implements ConfigDrafts {
           this.#once(pg.tag, k);
           pg.tag = this.#count(k, 'a portal group tag', 0, 0xffff);
           break;
+        case 'target-port-group':
+          this.#once(pg.targetPortGroup ?? null, k);
+          pg.targetPortGroup = this.#count(k, 'a target port group id', 1, 0xffff);
+          break;
+        case 'relative-target-port':
+          this.#once(pg.relativeTargetPort ?? null, k);
+          pg.relativeTargetPort = this.#count(k, 'a relative target port identifier', 1, 0xffff);
+          break;
         default:
           this.#unsupportedOrUnknown(k, `in portal-group "${pg.name}"`);
       }
@@ -556,6 +566,12 @@ class Parser implements ConfigDrafts {
           this.#once(t.redirect, k);
           t.redirect = this.#redirect(k);
           break;
+        case 'peer-port-group': {
+          const group = this.#count(k, 'a target port group id', 1, 0xffff);
+          const port = this.#count(k, 'a relative target port identifier', 1, 0xffff);
+          (t.peerPorts ??= []).push({ value: { group: group.value, port: port.value }, pos: group.pos });
+          break;
+        }
         case 'portal-group': {
           const pgName = this.#value(k, 'a portal group name');
           const agTok = this.#optionalValue();

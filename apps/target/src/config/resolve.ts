@@ -19,7 +19,7 @@
  */
 import { checkIscsiName } from '../iscsi-name.js';
 import { DENY_ALL, PREDEFINED_AUTH_GROUPS } from './auth-groups.js';
-import type { AuthGroupDraft, ConfigDrafts, Draft, LunDraft, PortalGroupDraft } from './drafts.js';
+import type { AuthGroupDraft, ConfigDrafts, Draft, LunDraft, PortalGroupDraft, TargetDraft } from './drafts.js';
 import { ConfigError, ConfigErrorCode, formatPos, type SourcePos } from './errors.js';
 import { listenKey, parseListenAddress, type ListenAddress } from './listen-address.js';
 import {
@@ -30,6 +30,7 @@ import {
   type PortalGroupConfig,
   type TargetConfig,
   type TargetPortalGroupRef,
+  type TargetPortGroupConfig,
 } from './model.js';
 import { parseCount, parseSize } from './size.js';
 import { PlugPoints, type PlugPointNames } from '../plug-points.js';
@@ -306,6 +307,7 @@ export function resolveConfig(p: ConfigDrafts, plugPoints?: PlugPointNames): Dae
       }
     }
     if (tLuns.size === 0) warnings.push(`${formatPos(t.pos)}: target "${t.name}" has no LUNs`);
+    const aluaGroups = resolveAluaGroups(t, refs.map((r) => p.portalGroups.get(r.portalGroup)!));
     targets.push({
       name: t.name,
       alias: t.alias?.value ?? null,
@@ -314,6 +316,7 @@ export function resolveConfig(p: ConfigDrafts, plugPoints?: PlugPointNames): Dae
       redirect: t.redirect?.value ?? null,
       portalGroups: refs,
       luns: tLuns,
+      aluaGroups,
       pos: t.pos,
     });
   }
@@ -387,6 +390,8 @@ export function resolveConfig(p: ConfigDrafts, plugPoints?: PlugPointNames): Dae
       offload: pg.offload?.value ?? 'none',
       nic: pg.nic?.value ?? null,
       options,
+      targetPortGroup: pg.targetPortGroup?.value ?? null,
+      relativeTargetPort: pg.relativeTargetPort?.value ?? null,
       pos: pg.pos,
     });
   }
@@ -409,4 +414,62 @@ export function resolveConfig(p: ConfigDrafts, plugPoints?: PlugPointNames): Dae
     luns,
     warnings,
   };
+}
+
+/**
+ * ALUA topology of one target (SPC-4 §5.15): the target port groups of its
+ * portal groups (`target-port-group`, `relative-target-port`) plus the other
+ * gateways' ports (`peer-port-group GROUP RELPORT`). Checks: the two
+ * portal-group keys together; every portal group of an ALUA target has them;
+ * relative target port identifiers unique within the target; a peer's group is
+ * not one of this daemon's; at most 255 ports per group. Null when the target
+ * uses no ALUA keys.
+ */
+function resolveAluaGroups(t: TargetDraft, pgs: readonly PortalGroupDraft[]): TargetPortGroupConfig[] | null {
+  for (const pg of pgs) {
+    const a = pg.targetPortGroup ?? null;
+    const b = pg.relativeTargetPort ?? null;
+    if ((a === null) !== (b === null)) {
+      throw err(ConfigErrorCode.BadValue, (a ?? b)!.pos, `portal-group "${pg.name}": target-port-group and relative-target-port go together`);
+    }
+  }
+  const withAlua = pgs.filter((pg) => (pg.targetPortGroup ?? null) !== null);
+  const peers = t.peerPorts ?? [];
+  if (withAlua.length === 0) {
+    if (peers.length > 0) {
+      throw err(ConfigErrorCode.BadValue, peers[0]!.pos, `target "${t.name}": peer-port-group needs target-port-group and relative-target-port in its portal groups`);
+    }
+    return null;
+  }
+  const missing = pgs.find((pg) => (pg.targetPortGroup ?? null) === null);
+  if (missing !== undefined) {
+    throw err(ConfigErrorCode.BadValue, t.pos, `target "${t.name}": portal-group "${missing.name}" has no target-port-group, but other portal groups of the target do`);
+  }
+  const groups = new Map<number, { ports: number[]; portalGroups: string[] }>();
+  const usedPorts = new Map<number, string>();
+  const addPort = (group: number, port: number, what: string, pos: SourcePos): void => {
+    const other = usedPorts.get(port);
+    if (other !== undefined) {
+      throw err(ConfigErrorCode.Duplicate, pos, `target "${t.name}": relative target port ${port} of ${what} is already used by ${other}`);
+    }
+    usedPorts.set(port, what);
+    let g = groups.get(group);
+    if (g === undefined) groups.set(group, (g = { ports: [], portalGroups: [] }));
+    if (g.ports.length >= 255) throw err(ConfigErrorCode.BadValue, pos, `target "${t.name}": target port group ${group} has more than 255 ports`);
+    g.ports.push(port);
+  };
+  for (const pg of withAlua) {
+    addPort(pg.targetPortGroup!.value, pg.relativeTargetPort!.value, `portal-group "${pg.name}"`, pg.relativeTargetPort!.pos);
+    groups.get(pg.targetPortGroup!.value)!.portalGroups.push(pg.name);
+  }
+  const own = new Set(groups.keys());
+  for (const pp of peers) {
+    if (own.has(pp.value.group)) {
+      throw err(ConfigErrorCode.BadValue, pp.pos, `target "${t.name}": peer-port-group ${pp.value.group} is a target port group of this daemon (each gateway has its own)`);
+    }
+    addPort(pp.value.group, pp.value.port, `peer-port-group ${pp.value.group}`, pp.pos);
+  }
+  return [...groups.entries()]
+    .sort((a, b) => a[0] - b[0])
+    .map(([id, g]) => ({ id, relativeTargetPorts: g.ports.sort((x, y) => x - y), portalGroups: g.portalGroups }));
 }

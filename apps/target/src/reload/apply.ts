@@ -24,11 +24,12 @@
  * serialization of reloads (`TargetDaemon.reload` queues them), no signal
  * handling (`main.ts`).
  */
+import { portAluaOf } from '../alua-config.js';
 import { TargetState, type IscsiFrontend } from '@iscsi-target/ctl-frontend-iscsi';
 import { duplicateBacking } from '../backing-identity.js';
 import { formatPos } from '../config/errors.js';
 import { formatHostPort } from '../config/listen-address.js';
-import type { DaemonConfig, LunConfig, TargetConfig } from '../config/model.js';
+import type { DaemonConfig, LunConfig, PortalGroupConfig, TargetConfig } from '../config/model.js';
 import { formatSize } from '../config/size.js';
 import { addrKey, type DaemonHost, type ListenerEntry } from '../daemon-host.js';
 import { describeBytes, ShrinkRefusedError } from '@iscsi-target/ctl-block';
@@ -259,11 +260,11 @@ async function commitReload(
 
   // Targets (one CTL port per target and portal group tag).
   const key = (name: string, tag: number): string => `${name.toLowerCase()}\0${tag}`;
-  const desired = new Map<string, { t: TargetConfig; tag: number }>();
+  const desired = new Map<string, { t: TargetConfig; tag: number; pg: PortalGroupConfig }>();
   for (const t of next.targets) {
     for (const ref of t.portalGroups) {
       const pg = next.portalGroups.get(ref.portalGroup);
-      if (pg !== undefined) desired.set(key(t.name, pg.tag), { t, tag: pg.tag });
+      if (pg !== undefined) desired.set(key(t.name, pg.tag), { t, tag: pg.tag, pg });
     }
   }
   const removals: Array<Promise<void>> = [];
@@ -279,12 +280,12 @@ async function commitReload(
       frontend.removeTarget(port.targetName, port.portalGroupTag).catch((e: unknown) => fail({ target: port.targetName }, `target ${port.targetName}: removal failed: ${(e as Error).message}`)),
     );
   }
-  for (const { t, tag } of desired.values()) {
+  for (const { t, tag, pg } of desired.values()) {
     const lunMap = h.inventory.lunMapOf(t);
     const port = frontend.target(t.name, tag);
     if (port === undefined || port.state !== TargetState.Active) {
       try {
-        const tc: Parameters<IscsiFrontend['addTarget']>[0] = { name: t.name, portalGroupTag: tag, lunMap };
+        const tc: Parameters<IscsiFrontend['addTarget']>[0] = { name: t.name, portalGroupTag: tag, lunMap, alua: portAluaOf(t, pg) };
         if (t.alias !== null) tc.alias = t.alias;
         frontend.addTarget(tc);
         act({ target: t.name, tag, luns: [...lunMap.keys()] }, `target ${t.name} (tag ${tag}): added`);

@@ -4,12 +4,13 @@
  * a per-I/O buffer, and either completes datamoves at once (`auto`) or keeps
  * them for the test to finish with `finishMove`.
  */
-import { DataDirection, DataOutMode, type Ctl, type CtlIo, type CtlPort, type ScsiIo } from '@iscsi-target/ctl-core';
+import { DataDirection, DataOutMode, type Ctl, type CtlIo, type CtlPort, type PortAlua, type ScsiIo } from '@iscsi-target/ctl-core';
 
 export class FakePort implements CtlPort {
   readonly name: string;
   readonly targetName: string;
   readonly lunMap: ReadonlyMap<number, number> | null;
+  readonly alua: PortAlua | null;
   ctl: Ctl | null = null;
   /** Complete datamoves immediately. */
   auto = true;
@@ -28,10 +29,13 @@ export class FakePort implements CtlPort {
   inCall = false;
   readonly #waiters = new Map<CtlIo, ((io: CtlIo) => void)[]>();
 
-  constructor(opts: { name?: string; targetName?: string; lunMap?: ReadonlyMap<number, number> | null } = {}) {
+  constructor(
+    opts: { name?: string; targetName?: string; lunMap?: ReadonlyMap<number, number> | null; alua?: PortAlua | null } = {},
+  ) {
     this.targetName = opts.targetName ?? 'iqn.2026-01.org.example:disk0';
     this.name = opts.name ?? `${this.targetName},t,0x0001`;
     this.lunMap = opts.lunMap ?? null;
+    this.alua = opts.alua ?? null;
   }
 
   datamove(io: ScsiIo): void {

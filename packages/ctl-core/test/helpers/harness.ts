@@ -8,6 +8,8 @@ import {
   newScsiIo,
   TagType,
   type CtlOptions,
+  type LunAlua,
+  type PortAlua,
   type IoStatus,
   type ScsiIo,
   type SenseInfo,
@@ -42,14 +44,23 @@ export class Harness {
   readonly lunId: number;
   #tag = 1;
 
-  constructor(opts: { lun?: RamLunOptions; ctl?: CtlOptions; lunMap?: ReadonlyMap<number, number> } = {}) {
+  constructor(
+    opts: {
+      lun?: RamLunOptions;
+      ctl?: CtlOptions;
+      lunMap?: ReadonlyMap<number, number>;
+      alua?: PortAlua | null;
+      portName?: string;
+      lunAlua?: LunAlua;
+    } = {},
+  ) {
     this.ctl = new Ctl(opts.ctl ?? {});
-    this.port = new FakePort({ lunMap: opts.lunMap ?? null });
+    this.port = new FakePort({ lunMap: opts.lunMap ?? null, alua: opts.alua ?? null, ...(opts.portName ? { name: opts.portName } : {}) });
     this.port.ctl = this.ctl;
     this.targetPort = this.ctl.registerPort(this.port);
     this.initiator = this.ctl.addInitiator(this.targetPort, 'iqn.1994-05.com.redhat:host1,i,0x023d00000001');
     this.lun = new RamLun(opts.lun ?? {});
-    this.lunId = this.ctl.addLun(this.lun);
+    this.lunId = this.ctl.addLun(this.lun, undefined, opts.lunAlua ? { alua: opts.lunAlua } : {});
   }
 
   /** Builds and runs a command; returns the I/O (not yet complete). */
