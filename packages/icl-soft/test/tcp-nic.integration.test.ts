@@ -4,7 +4,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { NicConn, NicListener } from '@iscsi-target/icl-offload-kpi';
 import { createTcpNicDriver, tcpNicDriver } from '@iscsi-target/icl-soft';
-import { runNicDriverConformance, waitFor } from '@iscsi-target/icl-offload-kpi/testing';
+import { connectedPair, runNicDriverConformance, waitFor, type NicConformancePair } from '@iscsi-target/icl-offload-kpi/testing';
 
 /** Connects a client to a fresh listener; returns both ends and a disposer. */
 /** A promise of the first connection a listener accepts, and its callback. */
@@ -14,20 +14,8 @@ function acceptOne(): { accepted: Promise<NicConn>; onConnection: (c: NicConn) =
   return { accepted, onConnection };
 }
 
-async function tcpPair(host: string): Promise<{ a: NicConn; b: NicConn; dispose(): Promise<void> }> {
-  const { accepted, onConnection } = acceptOne();
-  const listener = await tcpNicDriver.listen({ host, port: 0 }, onConnection);
-  const b = await tcpNicDriver.connect({ host, port: listener.port });
-  const a = await accepted;
-  return {
-    a,
-    b,
-    async dispose() {
-      a.destroy();
-      b.destroy();
-      await listener.close();
-    },
-  };
+function tcpPair(host: string): Promise<NicConformancePair> {
+  return connectedPair(tcpNicDriver, host);
 }
 
 runNicDriverConformance('tcp (IPv4 loopback)', () => tcpPair('127.0.0.1'));

@@ -5,28 +5,13 @@
 // connection on the same pool keeps moving data). Skipped, with the
 // reason, where io_uring is unavailable.
 import { describe, expect, it } from 'vitest';
-import type { NicConn } from '@iscsi-target/icl-core/kpi';
-import { turns, waitFor } from '@iscsi-target/icl-offload-kpi/testing';
+import { connectedPair, turns, waitFor, type NicConformancePair } from '@iscsi-target/icl-offload-kpi/testing';
 import { RecvBufferPool, createUringNicDriver, uringUnavailable } from '@iscsi-target/io-uring';
 
 const why = uringUnavailable();
 
-async function pair(pool: RecvBufferPool): Promise<{ a: NicConn; b: NicConn; dispose(): Promise<void> }> {
-  const driver = createUringNicDriver({ pool });
-  let onConnection!: (c: NicConn) => void;
-  const accepted = new Promise<NicConn>((resolve) => (onConnection = resolve));
-  const listener = await driver.listen({ host: '127.0.0.1', port: 0 }, onConnection);
-  const b = await driver.connect({ host: '127.0.0.1', port: listener.port });
-  const a = await accepted;
-  return {
-    a,
-    b,
-    async dispose() {
-      a.destroy();
-      b.destroy();
-      await listener.close();
-    },
-  };
+function pair(pool: RecvBufferPool): Promise<NicConformancePair> {
+  return connectedPair(createUringNicDriver({ pool }));
 }
 
 const nop = { drain: () => {}, close: () => {} };

@@ -3,28 +3,13 @@
 // CQE, never the send CQE). Skipped, with the reason, where io_uring is
 // unavailable.
 import { describe, expect, it } from 'vitest';
-import type { NicConn } from '@iscsi-target/icl-core/kpi';
-import { runNicDriverConformance, waitFor } from '@iscsi-target/icl-offload-kpi/testing';
+import { connectedPair, runNicDriverConformance, waitFor, type NicConformancePair } from '@iscsi-target/icl-offload-kpi/testing';
 import { CqeFlag, Ring, RecvBufferPool, createUringNicDriver, uringNicStats, uringUnavailable, type CqeHandler } from '@iscsi-target/io-uring';
 
 const why = uringUnavailable();
 
-async function pair(options: Parameters<typeof createUringNicDriver>[0] = {}): Promise<{ a: NicConn; b: NicConn; dispose(): Promise<void> }> {
-  const driver = createUringNicDriver(options);
-  let onConnection!: (c: NicConn) => void;
-  const accepted = new Promise<NicConn>((resolve) => (onConnection = resolve));
-  const listener = await driver.listen({ host: '127.0.0.1', port: 0 }, onConnection);
-  const b = await driver.connect({ host: '127.0.0.1', port: listener.port });
-  const a = await accepted;
-  return {
-    a,
-    b,
-    async dispose() {
-      a.destroy();
-      b.destroy();
-      await listener.close();
-    },
-  };
+function pair(options: Parameters<typeof createUringNicDriver>[0] = {}): Promise<NicConformancePair> {
+  return connectedPair(createUringNicDriver(options));
 }
 
 /** A ring that records, in order, the CQEs of every send it carries. */

@@ -12,6 +12,7 @@
  * production code (it imports vitest; the package's main entry does not).
  */
 export { runNicDriverConformance, type NicConformancePair } from './nic-conformance.js';
+export { connectedPair } from './pair.js';
 export { runIclDriverConformance, type IclConformancePair } from './icl-conformance.js';
 export { CountingRef } from './counting-ref.js';
 export { PeerHarness, WireReader, encodePdu, makeBhs, type WireOptions, type WirePdu } from './wire.js';
