@@ -20,9 +20,8 @@
  * privilege dropping.
  */
 import { mkdir } from 'node:fs/promises';
-import { dirname } from 'node:path';
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { Level } from 'pino';
@@ -257,6 +256,8 @@ export async function checkConfiguration(
       problems.push(`${missing.message}; start would not serve this LUN`);
       continue;
     }
+    // Start creates the data directory of the embedded default's LUN (see runCli): its absence is no problem.
+    if (config.source === '<embedded default>' && lun.path !== null && !existsSync(dirname(lun.path))) continue;
     try {
       await checkLun(lun, plug.backends);
     } catch (e) {

@@ -7,4 +7,4 @@
 export { CqeFlag, FallocMode, NOTIF_USAGE_ZC_COPIED, Ring, UringError, sharedRing, sharedRingStats, type CqeHandler, type RingOptions, type RingStats } from './ring.js';
 export { NO_URING_ENV, uringUnavailable } from './native.js';
 export { RecvBufferPool, RecvGroup, type RecvPoolOptions, type RecvPoolStats } from './recv-pool.js';
-export { UringNicConn, createUringNicDriver, uringNicDescriptor, uringNicPool, uringNicStats, type UringNicOptions, type UringNicStats } from './nic-uring.js';
+export { UringNicConn, createUringNicDriver, uringNicDescriptor, uringNicExperimental, uringNicPool, uringNicStats, type UringNicOptions, type UringNicStats } from './nic-uring.js';

@@ -49,7 +49,7 @@ describe.skipIf(!canRun)('qemu-img round trip', () => {
   const modes: { name: string; args: string[]; env?: NodeJS.ProcessEnv; skip?: string | null; nic?: string }[] = [
     { name: '--no-copy', args: ['--no-copy'] },
     { name: '--copy', args: ['--copy'] },
-    { name: '--nic uring --io-engine uring', args: URING, skip: noUring, nic: 'uring' },
+    { name: '--nic uring --io-engine uring (ISCSI_TARGET_URING_NIC=1)', args: URING, env: { ...process.env, ISCSI_TARGET_URING_NIC: '1' }, skip: noUring, nic: 'uring' },
     { name: '--nic uring --io-engine uring, forced fallback (ISCSI_TARGET_NO_URING=1)', args: URING, env: { ...process.env, ISCSI_TARGET_NO_URING: '1' }, nic: 'tcp' },
   ];
   for (const m of modes) {
