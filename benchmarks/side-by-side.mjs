@@ -32,7 +32,7 @@
 //
 // usage: node benchmarks/side-by-side.mjs [--seconds 10] [--rounds 3]
 //          [--workload seq-read-128k ...] [--no-tgtd] [--no-build]
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -225,7 +225,7 @@ async function main() {
   }
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'iscsi-side-by-side-'));
   const lunFile = path.join(dataDir, 'lun0.img');
-  /** @type {Array<{ name: string, url: string, cpuSeconds: () => number, metricsPort: number | null, stop: () => Promise<unknown> }>} */
+  /** @type {Array<{ name: string, url: string, file: string, cpuSeconds: () => number, metricsPort: number | null, stop: () => Promise<unknown> }>} */
   const targets = [];
   const samples = [];
   try {
@@ -233,13 +233,18 @@ async function main() {
     prefill(lunFile, LUN_MIB);
     for (const mode of ['no-copy', 'copy']) {
       const metricsPort = await freePort('127.0.0.1');
-      // Both daemons serve the same backing file from one data directory: no admin socket (it would collide).
-      const d = await startDaemon({ dataDir, args: [`--${mode}`, '--metrics', `127.0.0.1:${metricsPort}`, '--no-admin-socket'], logLevel: 'warn' });
-      targets.push({ name: `iscsi-target ${mode}`, url: d.url(0), cpuSeconds: () => d.cpuSeconds(), metricsPort, stop: () => d.stop() });
+      // Each daemon serves its own prefilled copy: the daemon locks its backing file (a second daemon on the
+      // same file is refused, decision 48). All copies are page-cached, so the runs stay comparable.
+      const own = path.join(dataDir, mode);
+      mkdirSync(own);
+      prefill(path.join(own, 'lun0.img'), LUN_MIB);
+      const d = await startDaemon({ dataDir: own, args: [`--${mode}`, '--metrics', `127.0.0.1:${metricsPort}`, '--no-admin-socket'], logLevel: 'warn' });
+      const file = path.join(own, 'lun0.img');
+      targets.push({ name: `iscsi-target ${mode}`, url: d.url(0), file, cpuSeconds: () => d.cpuSeconds(), metricsPort, stop: () => d.stop() });
     }
     if (o.tgtd) {
       const t = await startTgtd({ backingFile: lunFile });
-      targets.push({ name: 'tgtd', url: t.url(0), cpuSeconds: () => t.cpuSeconds(), metricsPort: null, stop: () => t.stop() });
+      targets.push({ name: 'tgtd', url: t.url(0), file: lunFile, cpuSeconds: () => t.cpuSeconds(), metricsPort: null, stop: () => t.stop() });
     }
     let writeCount = 0;
     if (o.workloads.includes('seq-write-128k')) {
@@ -258,7 +263,7 @@ async function main() {
         // Rotate the order every round so no target always runs first.
         const order = targets.map((_, i) => targets[(i + round - 1) % targets.length]);
         for (const t of order) {
-          const s = await measure(t, w, o, writeCount, lunFile);
+          const s = await measure(t, w, o, writeCount, t.file);
           samples.push({ round, ...s });
           console.log(
             `round ${round}  ${w.padEnd(14)} ${t.name.padEnd(21)} ${String(s.mbPerSec).padStart(8)} MB/s ${String(s.iops).padStart(7)} IOPS ` +
